@@ -1,0 +1,42 @@
+# Two set-up commands on a fresh machine (see README):
+#   make demo   - install into .venv, then run the demo on the embedded ClickHouse (chDB)
+#   make test   - install into .venv, then lint, type-check and run the test suite
+# Everything is installed from requirements.lock (exact versions, what CI tested).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest bench-smoke lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q "uv>=0.5,<1"
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/connlog demo
+
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(VENV)/bin/pytest
+
+bench-smoke: $(STAMP)
+	$(PY) -m bench.run_all --smoke
+
+# Re-resolve the lock file after changing dependencies in pyproject.toml.
+lock:
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --python-version 3.11 -q -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .connlog .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,23 @@
+"""The `connlog` command: one typer app, each group in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from connlog import cli_schema, cli_serve
+
+app = typer.Typer(
+    name="connlog",
+    help="Observability for data connectors: collector, query API, dashboards, demo.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(cli_schema.app, name="schema")
+app.command()(cli_serve.serve)
+app.command()(cli_serve.collector)
+app.command()(cli_serve.api)
+app.command()(cli_serve.demo)
+
+
+if __name__ == "__main__":
+    app()
