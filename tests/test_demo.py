@@ -1,0 +1,69 @@
+"""`connlog demo` — the README's first command — run as a user runs it, in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from connlog.demo.fake_api import BILLING_API_KEY, GOOD_TOKEN
+
+FIND_SECRETS = """
+import json, sys
+import clickhouse_connect
+client = clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1])
+secrets = json.loads(sys.argv[2])
+cols = client.query(
+    "SELECT database, table, name FROM system.columns WHERE database = 'connlog'"
+    " AND table NOT LIKE '%_ingest' AND table NOT LIKE '%_mv'"
+).result_rows
+found, rows = [], 0
+for db, table, col in cols:
+    for secret in secrets:
+        n = client.query(
+            f"SELECT count() FROM {db}.{table} WHERE positionCaseInsensitive(toString(`{col}`), {{s:String}}) > 0",
+            parameters={"s": secret},
+        ).result_rows[0][0]
+        if n:
+            found.append([table, col, secret])
+rows = client.query("SELECT count() FROM connlog.otel_traces").result_rows[0][0]
+print(json.dumps({"found": found, "spans": rows}))
+"""
+
+
+def test_demo_runs_connectors_and_stores_no_secret(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "connlog.cli", "demo", "--no-wait", "--data-dir", str(data_dir),
+         "--otlp-http-port", "0", "--otlp-grpc-port", "0", "--api-port", "0"],
+        capture_output=True, text=True, timeout=240, env=env, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    # The three sample connectors ran and their failures were classified.
+    for connector, cause in (("hubspot", "shape_mismatch"), ("netsuite", "auth"), ("chargebee", "timeout")):
+        assert any(connector in line and cause in line for line in out.splitlines()), (connector, cause, out)
+    assert "rate_limited" in out and "not_found" in out
+    assert "Where to look" in out and "/docs" in out
+    # Nothing secret reached storage, in any column of any table.
+    check = subprocess.run(
+        [sys.executable, "-c", FIND_SECRETS, str(data_dir / "clickhouse"), json.dumps([GOOD_TOKEN, BILLING_API_KEY])],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    result = json.loads(check.stdout.strip().splitlines()[-1])
+    assert result["spans"] > 30
+    assert result["found"] == []
+
+
+def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    proc = subprocess.run(
+        [sys.executable, "-m", "connlog.cli", "demo", "--no-wait", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "not made by the demo" in proc.stdout
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
