@@ -18,7 +18,9 @@ console = Console()
 RetentionDays = Annotated[int | None, typer.Option(help="Delete data after N days (0 keeps forever)")]
 RecompressDays = Annotated[int | None, typer.Option(help="Recompress with a heavier codec after N days")]
 PayloadDays = Annotated[int | None, typer.Option(help="Delete headers/bodies after N days")]
-Cluster = Annotated[str | None, typer.Option(help="ClickHouse cluster name: ON CLUSTER DDL, Replicated engines")]
+Cluster = Annotated[
+    str | None, typer.Option(help="ClickHouse cluster name: ON CLUSTER DDL, Replicated engines")
+]
 
 
 @app.command("apply")
@@ -33,8 +35,13 @@ def apply_cmd(
 ) -> None:
     """Apply pending migrations and the configured retention (idempotent)."""
     settings = settings_from(
-        clickhouse_url, data_dir, database, retention_days=retention_days, recompress_days=recompress_days,
-        payload_retention_days=payload_retention_days, cluster=cluster,
+        clickhouse_url,
+        data_dir,
+        database,
+        retention_days=retention_days,
+        recompress_days=recompress_days,
+        payload_retention_days=payload_retention_days,
+        cluster=cluster,
     )
     try:
         client = connect(settings)
@@ -58,7 +65,10 @@ def print_cmd(
 ) -> None:
     """Print the full DDL (with TTL, RECOMPRESS and codecs) for review or to run by hand."""
     settings = settings_from(
-        database=database, retention_days=retention_days, recompress_days=recompress_days,
-        payload_retention_days=payload_retention_days, cluster=cluster,
+        database=database,
+        retention_days=retention_days,
+        recompress_days=recompress_days,
+        payload_retention_days=payload_retention_days,
+        cluster=cluster,
     )
     typer.echo(render(settings))

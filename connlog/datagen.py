@@ -153,8 +153,9 @@ class _Builder:
         kind: Span.SpanKind.ValueType = Span.SPAN_KIND_INTERNAL,
         error: str = "",
         events: list[Span.Event] | None = None,
+        span_id: bytes | None = None,
     ) -> bytes:
-        sid = self.ids.span()
+        sid = span_id or self.ids.span()
         status = (
             Status(code=Status.STATUS_CODE_ERROR, message=error)
             if error
@@ -373,13 +374,24 @@ def _gen_run(
                         d, _ = b.call(ent_sid, t, method, f"/internal/records/{ext}", None, record=ext)
                         t += d
                     t += 1_000_000
-                    b.span(sc.SPAN_ENTITY, page_sid, ent_start, t, ent_attrs, error=ent_error)
+                    b.span(
+                        sc.SPAN_ENTITY, page_sid, ent_start, t, ent_attrs, error=ent_error, span_id=ent_sid
+                    )
                     page_counts[sc.Counter.FETCHED.value] += 1
                     page_counts[sc.ACTION_COUNTER[action].value] += 1
             for k, v in page_counts.items():
                 page_attrs[sc.count_key(k)] = v
             t += 2_000_000
-            b.span(sc.SPAN_PAGE, step_sid, page_start, t, page_attrs, error=page_error, events=page_events)
+            b.span(
+                sc.SPAN_PAGE,
+                step_sid,
+                page_start,
+                t,
+                page_attrs,
+                error=page_error,
+                events=page_events,
+                span_id=page_sid,
+            )
             step_counts.update(page_counts)
             if page_failure:
                 break
@@ -392,7 +404,13 @@ def _gen_run(
             step_attrs[sc.FAILURE_CAUSE] = step_failure[1].value
         t += 3_000_000
         b.span(
-            sc.SPAN_STEP, run_sid, step_start, t, step_attrs, error=step_failure[3] if step_failure else ""
+            sc.SPAN_STEP,
+            run_sid,
+            step_start,
+            t,
+            step_attrs,
+            error=step_failure[3] if step_failure else "",
+            span_id=step_sid,
         )
         b.log(step_sid, t, SEVERITIES[0], f"step {step} done: {dict(step_counts)}")
         run_counts.update(step_counts)

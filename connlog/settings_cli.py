@@ -37,7 +37,11 @@ def settings_from(
             payload_days=r.payload_days if payload_retention_days is None else payload_retention_days,
         )
         return base.with_overrides(
-            clickhouse_url=clickhouse_url, data_dir=data_dir, database=database, retention=retention, cluster=cluster
+            clickhouse_url=clickhouse_url,
+            data_dir=data_dir,
+            database=database,
+            retention=retention,
+            cluster=cluster,
         )
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from exc

@@ -71,7 +71,9 @@ def ttl_clause(time_expr: str, retention: Retention, *, delete_days: int | None 
     days = retention.days if delete_days is None else delete_days
     parts = []
     if retention.recompress_days and (not days or retention.recompress_days < days):
-        parts.append(f"{time_expr} + toIntervalDay({retention.recompress_days}) RECOMPRESS CODEC({COLD_CODEC})")
+        parts.append(
+            f"{time_expr} + toIntervalDay({retention.recompress_days}) RECOMPRESS CODEC({COLD_CODEC})"
+        )
     if days:
         parts.append(f"{time_expr} + toIntervalDay({days})")
     return ", ".join(parts)
@@ -221,8 +223,17 @@ SEARCH_FIELDS: Final[tuple[tuple[str, str], ...]] = (
 
 
 # --------------------------------------------------------------------------- statements
-def _storage_table(t: Target, table: StorageTable, columns: str, order: str, retention: Retention,
-                   *, partition: str, indexes: str = "", kind: str = "MergeTree") -> list[str]:
+def _storage_table(
+    t: Target,
+    table: StorageTable,
+    columns: str,
+    order: str,
+    retention: Retention,
+    *,
+    partition: str,
+    indexes: str = "",
+    kind: str = "MergeTree",
+) -> list[str]:
     local = t.storage_name(table.name)
     stmts = [
         f"CREATE TABLE IF NOT EXISTS {t.q(local)}{t.on_cluster}\n({columns}{indexes}\n)\n"
@@ -249,8 +260,12 @@ def initial_schema(settings: Settings) -> list[str]:
     stmts: list[str] = []
 
     # Landing tables: the exporter's columns, Null engine (rows only feed the views).
-    stmts.append(f"CREATE TABLE IF NOT EXISTS {t.q(n.TRACES_INGEST)}{t.on_cluster}\n({_TRACE_COLUMNS}\n)\nENGINE = Null")
-    stmts.append(f"CREATE TABLE IF NOT EXISTS {t.q(n.LOGS_INGEST)}{t.on_cluster}\n({_LOG_COLUMNS}\n)\nENGINE = Null")
+    stmts.append(
+        f"CREATE TABLE IF NOT EXISTS {t.q(n.TRACES_INGEST)}{t.on_cluster}\n({_TRACE_COLUMNS}\n)\nENGINE = Null"
+    )
+    stmts.append(
+        f"CREATE TABLE IF NOT EXISTS {t.q(n.LOGS_INGEST)}{t.on_cluster}\n({_LOG_COLUMNS}\n)\nENGINE = Null"
+    )
 
     trace_indexes = (
         ",\n    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1"
@@ -263,36 +278,56 @@ def initial_schema(settings: Settings) -> list[str]:
         ",\n    INDEX idx_status_message StatusMessage TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 1"
     )
     stmts += _storage_table(
-        t, _table(n.TRACES), _TRACE_COLUMNS + connector_cols, "(ServiceName, Role, toStartOfHour(Timestamp), TraceId)",
-        r, partition="toDate(Timestamp)", indexes=trace_indexes,
+        t,
+        _table(n.TRACES),
+        _TRACE_COLUMNS + connector_cols,
+        "(ServiceName, Role, toStartOfHour(Timestamp), TraceId)",
+        r,
+        partition="toDate(Timestamp)",
+        indexes=trace_indexes,
     )
     stmts += _storage_table(
-        t, _table(n.PAYLOADS),
+        t,
+        _table(n.PAYLOADS),
         "\n    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),\n    TraceId String,\n    SpanId String,"
         f"\n    ServiceName LowCardinality(String),\n    RequestHeaders {MAP},\n    ResponseHeaders {MAP},"
         "\n    RequestBody String,\n    ResponseBody String",
-        "(ServiceName, TraceId, SpanId)", r, partition="toDate(Timestamp)",
+        "(ServiceName, TraceId, SpanId)",
+        r,
+        partition="toDate(Timestamp)",
         indexes=",\n    INDEX idx_span_id SpanId TYPE bloom_filter(0.001) GRANULARITY 1",
     )
     stmts += _storage_table(
-        t, _table(n.TRACE_ID_TS),
+        t,
+        _table(n.TRACE_ID_TS),
         "\n    TraceId String,\n    Start DateTime CODEC(Delta, ZSTD(1)),\n    End DateTime CODEC(Delta, ZSTD(1)),"
         "\n    ServiceName LowCardinality(String)",
-        "(TraceId, Start)", r, partition="toDate(Start)",
+        "(TraceId, Start)",
+        r,
+        partition="toDate(Start)",
         indexes=",\n    INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1",
     )
     stmts += _storage_table(
-        t, _table(n.SEARCH_INDEX),
+        t,
+        _table(n.SEARCH_INDEX),
         "\n    Value String,\n    Field LowCardinality(String),\n    ServiceName LowCardinality(String),"
         "\n    Timestamp DateTime CODEC(Delta, ZSTD(1)),\n    TraceId String,\n    SpanId String",
-        "(Value, Timestamp)", r, partition="toDate(Timestamp)",
+        "(Value, Timestamp)",
+        r,
+        partition="toDate(Timestamp)",
     )
     stmts += _storage_table(
-        t, _table(n.LOGS),
+        t,
+        _table(n.LOGS),
         _LOG_COLUMNS.replace(
-            "\n    TraceId String,", "\n    TimestampTime DateTime DEFAULT toDateTime(Timestamp),\n    TraceId String,", 1
-        ) + ",\n    Tenant LowCardinality(String)",
-        "(ServiceName, TimestampTime, Timestamp)", r, partition="toDate(TimestampTime)",
+            "\n    TraceId String,",
+            "\n    TimestampTime DateTime DEFAULT toDateTime(Timestamp),\n    TraceId String,",
+            1,
+        )
+        + ",\n    Tenant LowCardinality(String)",
+        "(ServiceName, TimestampTime, Timestamp)",
+        r,
+        partition="toDate(TimestampTime)",
         indexes=(
             ",\n    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1"
             ",\n    INDEX idx_severity SeverityNumber TYPE minmax GRANULARITY 1"

@@ -49,7 +49,9 @@ def sync_contacts(client: httpx.Client) -> None:
         number = 1
         while True:
             with cl.page(number=number, cursor=after):
-                data = _get_with_retry(client, "/crm/v3/objects/contacts", {"limit": "4", "after": after}).json()
+                data = _get_with_retry(
+                    client, "/crm/v3/objects/contacts", {"limit": "4", "after": after}
+                ).json()
                 for rec in data["results"]:
                     # A record whose write needs an API call: the call nests under the entity.
                     with cl.entity(rec["id"], type="contact") as ent:
@@ -109,12 +111,16 @@ def chargebee(target: Target) -> None:
                 offset, number = "0", 1
                 while offset:
                     with cl.page(number=number, cursor=offset):
-                        resp = client.get("/api/v2/customers", params={"api_key": BILLING_API_KEY, "offset": offset})
+                        resp = client.get(
+                            "/api/v2/customers", params={"api_key": BILLING_API_KEY, "offset": offset}
+                        )
                         resp.raise_for_status()
                         data = resp.json()
                         for item in data["list"]:
                             cust = item["customer"]
-                            cl.entity(cust["id"], type="customer", internal_id=f"int-{cust['id']}", action="update")
+                            cl.entity(
+                                cust["id"], type="customer", internal_id=f"int-{cust['id']}", action="update"
+                            )
                     offset, number = data.get("next_offset", ""), number + 1
             try:
                 with cl.step("invoices"), cl.page(number=1):
@@ -128,7 +134,10 @@ def netsuite(target: Target) -> None:
     """Bad credentials: the first call is a 401 and the whole run fails with cause `auth`."""
     with _client(target, token="expired-token-0000") as client:  # noqa: S106 - deliberately wrong
         try:
-            with cl.run(sync_type="incremental", trigger="webhook", job_id="netsuite-push"), cl.step("vendors"):
+            with (
+                cl.run(sync_type="incremental", trigger="webhook", job_id="netsuite-push"),
+                cl.step("vendors"),
+            ):
                 with cl.page(number=1):
                     _get_with_retry(client, "/crm/v3/objects/contacts", {"limit": "4"})
         except httpx.HTTPStatusError:
@@ -145,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     name, api_url, endpoint = (argv if argv is not None else sys.argv[1:])[:3]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     handle = cl.init(
-        connector=name, version="1.4.0", environment="demo", tenant="acme", endpoint=endpoint,
+        connector=name,
+        version="1.4.0",
+        environment="demo",
+        tenant="acme",
+        endpoint=endpoint,
         secrets=[GOOD_TOKEN, BILLING_API_KEY],
     )
     try:

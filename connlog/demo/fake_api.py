@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 GOOD_TOKEN = "demo-token-5f2b9c"  # noqa: S105 - a demo credential the SDK must redact
-BILLING_API_KEY = "cb_live_4e1d7a90c3"  # noqa: S105 - sent as ?api_key=, must be redacted
+BILLING_API_KEY = "cb_live_4e1d7a90c3"
 PAGE_SIZE = 4
 SLOW_SECONDS = 3.0
 
@@ -36,7 +36,9 @@ def _authorized(request: Request) -> bool:
 
 
 def _unauthorized() -> Response:
-    return JSONResponse({"status": "error", "message": "Authentication credentials not found"}, status_code=401)
+    return JSONResponse(
+        {"status": "error", "message": "Authentication credentials not found"}, status_code=401
+    )
 
 
 async def contacts(request: Request) -> Response:
@@ -78,14 +80,18 @@ async def upsert_record(request: Request) -> Response:
     """Our own product's API: POST creates (201), PATCH updates (204 No Content)."""
     payload = json.loads(await request.body() or b"{}")
     if request.method == "POST":
-        return JSONResponse({"id": f"int-{payload.get('external_id', 'x')}", "created": True}, status_code=201)
+        return JSONResponse(
+            {"id": f"int-{payload.get('external_id', 'x')}", "created": True}, status_code=201
+        )
     return Response(status_code=204)
 
 
 async def customers(request: Request) -> Response:
     """Offset pagination authenticated by an api_key query parameter (a secret in the URL)."""
     if request.query_params.get("api_key") != BILLING_API_KEY:
-        return JSONResponse({"message": "api_key invalid", "api_error_code": "api_authentication_failed"}, 401)
+        return JSONResponse(
+            {"message": "api_key invalid", "api_error_code": "api_authentication_failed"}, 401
+        )
     offset = int(request.query_params.get("offset", "0"))
     chunk = CUSTOMERS[offset : offset + 3]
     body: dict[str, Any] = {"list": [{"customer": c} for c in chunk]}

@@ -73,14 +73,18 @@ def fresh_data_dir(path: Path) -> Path:
     """Empty `path` for the demo, refusing to wipe a directory the demo did not create."""
     if path.exists() and any(path.iterdir()):
         if not (path / MARKER).exists():
-            raise DemoError(f"{path} exists and was not made by the demo; pass --data-dir to an empty directory")
+            raise DemoError(
+                f"{path} exists and was not made by the demo; pass --data-dir to an empty directory"
+            )
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
     (path / MARKER).write_text("created by `connlog demo`; safe to delete\n")
     return path
 
 
-def run_connectors(api_url: str, otlp_endpoint: str, console: Console, timeout: float = 120.0) -> dict[str, int]:
+def run_connectors(
+    api_url: str, otlp_endpoint: str, console: Console, timeout: float = 120.0
+) -> dict[str, int]:
     """Run each sample connector in its own process, with a progress bar; return exit codes."""
     codes: dict[str, int] = {}
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
@@ -133,7 +137,9 @@ def run_demo(
     try:
         aio.start()
     except OSError as exc:
-        raise DemoError(f"cannot listen on {ports}: {exc}; choose other ports with --otlp-http-port etc.") from exc
+        raise DemoError(
+            f"cannot listen on {ports}: {exc}; choose other ports with --otlp-http-port etc."
+        ) from exc
     fake = ThreadedServer(fake_api.create_app(), host=ports.host, port=0, name="fake-api")
     fake.start()
     try:
@@ -146,7 +152,7 @@ def run_demo(
             f"\n[bold]Where to look[/]\n"
             f"  query API      {aio.api_url}/docs   (runs: {aio.api_url}/api/v1/runs)\n"
             f"  OTLP/HTTP      {aio.otlp_http_endpoint}   OTLP/gRPC {aio.otlp_grpc_endpoint}\n"
-            f"  SQL            connlog sql \"SELECT ...\" --data-dir {data_dir}  (after stopping the demo)\n"
+            f'  SQL            connlog sql "SELECT ..." --data-dir {data_dir}  (after stopping the demo)\n'
             f"  point a connector here: OTEL_EXPORTER_OTLP_ENDPOINT={aio.otlp_http_endpoint}"
         )
         if wait:
