@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from connlog import cli_schema, cli_serve
+from connlog import cli_dashboards, cli_schema, cli_serve
 
 app = typer.Typer(
     name="connlog",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(cli_schema.app, name="schema")
+app.add_typer(cli_dashboards.app, name="dashboards")
 app.command()(cli_serve.serve)
 app.command()(cli_serve.collector)
 app.command()(cli_serve.api)

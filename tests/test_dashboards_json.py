@@ -1,0 +1,193 @@
+"""Dashboard JSON structure, query discipline and the macro expander, without a database."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from dashboards import build
+from dashboards.macros import ALL, MacroError, TimeRange, Variable, expand
+from dashboards.push import DatasourceSettings
+
+DASHBOARDS = build.load_all()
+ROOT = build.DASHBOARD_DIR.parent
+
+
+def _queries(dash: dict[str, Any]) -> list[str]:
+    out = [t["rawSql"] for p in dash["panels"] for t in p["targets"]]
+    out += [v["query"]["rawSql"] for v in dash["templating"]["list"] if v["type"] == "query"]
+    return out
+
+
+def test_json_files_are_what_build_generates() -> None:
+    rendered = build.render()
+    assert sorted(rendered) == sorted(DASHBOARDS)
+    for name, text in rendered.items():
+        assert (build.DASHBOARD_DIR / name).read_text() == text, (
+            f"{name} is stale: run python -m dashboards.build"
+        )
+
+
+def test_uids_unique_and_panel_ids_unique_per_dashboard() -> None:
+    uids = [d["uid"] for d in DASHBOARDS.values()]
+    assert len(set(uids)) == len(uids) == 5
+    for name, dash in DASHBOARDS.items():
+        ids = [p["id"] for p in dash["panels"]]
+        assert len(set(ids)) == len(ids), name
+        for p in dash["panels"]:
+            assert p["title"] and len(p["description"]) > 30, (name, p["title"])
+            g = p["gridPos"]
+            assert g["x"] + g["w"] <= 24
+
+
+def test_every_datasource_reference_is_the_provisioned_one() -> None:
+    provisioned = yaml.safe_load((ROOT / "dashboards/provisioning/datasources/clickhouse.yaml").read_text())
+    ds = provisioned["datasources"][0]
+    assert (ds["uid"], ds["type"]) == (build.DATASOURCE_UID, build.DATASOURCE_TYPE)
+    assert DatasourceSettings().payload()["uid"] == ds["uid"]
+    for name, dash in DASHBOARDS.items():
+        refs = [p["datasource"] for p in dash["panels"]]
+        refs += [t["datasource"] for p in dash["panels"] for t in p["targets"]]
+        refs += [v["datasource"] for v in dash["templating"]["list"] if "datasource" in v]
+        assert all(r == {"type": ds["type"], "uid": ds["uid"]} for r in refs), name
+
+
+def test_links_point_at_existing_dashboards_and_variables() -> None:
+    by_uid = {d["uid"]: d for d in DASHBOARDS.values()}
+    seen = 0
+    for name, dash in DASHBOARDS.items():
+        own_vars = {v["name"] for v in dash["templating"]["list"]}
+        for p in dash["panels"]:
+            for o in p["fieldConfig"]["overrides"]:
+                field_name = o["matcher"]["options"]
+                for prop in o["properties"]:
+                    if prop["id"] != "links":
+                        continue
+                    for link in prop["value"]:
+                        m = re.match(r"^/d/([\w-]+)/[\w-]+\?(.*)$", link["url"])
+                        assert m, link["url"]
+                        target = by_uid[m.group(1)]
+                        target_vars = {v["name"] for v in target["templating"]["list"]}
+                        for var, value in re.findall(r"var-(\w+)=([^&]+)", m.group(2)):
+                            assert var in target_vars, (name, link["url"])
+                            inner = re.fullmatch(r"\$\{(\w+)\}", value)
+                            assert value == "${__value.raw}" or (inner and inner.group(1) in own_vars), value
+                        sql = p["targets"][0]["rawSql"]
+                        assert re.search(rf"AS {field_name}\b", sql), (name, p["title"], field_name)
+                        seen += 1
+    assert seen >= 6
+
+
+def test_query_discipline() -> None:
+    """Time filter everywhere, the sort key on traces, payloads only in Call detail."""
+    for name, dash in DASHBOARDS.items():
+        for sql in _queries(dash):
+            assert "$__timeFilter(Timestamp)" in sql, (name, sql[:80])
+            if "FROM otel_traces\n" in sql or "FROM otel_traces " in sql:
+                assert re.search(r"\bRole (=|IN)", sql), (name, sql[:120])
+            if "FROM otel_logs" in sql:
+                assert "TimestampTime" in sql, (name, sql[:120])
+            if "otel_traces_payloads" in sql:
+                assert dash["uid"] == build.UID_CALL, name
+                assert "ServiceName = tupleElement(c, 1) AND TraceId = tupleElement(c, 2)" in sql
+    kinds = {p["type"] for d in DASHBOARDS.values() for p in d["panels"]}
+    assert {"timeseries", "table", "traces", "logs", "stat", "piechart"} <= kinds
+
+
+def test_dashboard_provider_and_compose_mount_agree() -> None:
+    provider = yaml.safe_load((ROOT / "dashboards/provisioning/dashboards/connlog.yaml").read_text())[
+        "providers"
+    ][0]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"./dashboards:{provider['options']['path']}:ro" in mounts
+    assert provider["type"] == "file" and provider["folderUid"] == "connlog"
+
+
+# --------------------------------------------------------------------------- macros
+T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+T1 = T0 + timedelta(hours=6)
+TR = TimeRange(T0, T1, timedelta(seconds=30))
+F, T = int(T0.timestamp()), int(T1.timestamp())
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("$__timeFilter(Timestamp)", f"Timestamp >= toDateTime({F}) AND Timestamp <= toDateTime({T})"),
+        (
+            "$__timeFilter_ms(ts)",
+            f"ts >= fromUnixTimestamp64Milli({F}678) AND ts <= fromUnixTimestamp64Milli({T}678)",
+        ),
+        ("$__fromTime AND $__toTime", f"toDateTime({F}) AND toDateTime({T})"),
+        ("$__fromTime_ms,$__toTime_ms", f"fromUnixTimestamp64Milli({F}678),fromUnixTimestamp64Milli({T}678)"),
+        ("$__dateFilter(d)", "d >= toDate('2026-01-02') AND d <= toDate('2026-01-02')"),
+        (
+            "$__dateTimeFilter(d, t)",
+            f"(d >= toDate('2026-01-02') AND d <= toDate('2026-01-02')) AND "
+            f"(t >= toDateTime({F}) AND t <= toDateTime({T}))",
+        ),
+        (
+            "$__dt(d,t)",
+            f"(d >= toDate('2026-01-02') AND d <= toDate('2026-01-02')) AND "
+            f"(t >= toDateTime({F}) AND t <= toDateTime({T}))",
+        ),
+        ("$__timeInterval(Timestamp)", "toStartOfInterval(toDateTime(Timestamp), INTERVAL 30 second)"),
+        (
+            "$__timeInterval_ms(Timestamp)",
+            "toStartOfInterval(toDateTime64(Timestamp, 3), INTERVAL 30000 millisecond)",
+        ),
+        ("$__interval_s", "30"),
+        (
+            "$__timeInterval(toDateTime(a, 'UTC'))",
+            "toStartOfInterval(toDateTime(toDateTime(a, 'UTC')), INTERVAL 30 second)",
+        ),
+    ],
+)
+def test_backend_macros_match_the_plugin(sql: str, expected: str) -> None:
+    assert expand(sql, TR) == expected
+
+
+def test_sub_second_interval_rounds_up_to_one() -> None:
+    tiny = TimeRange(T0, T1, timedelta(milliseconds=200))
+    assert expand("$__interval_s $__timeInterval_ms(x)", tiny) == (
+        "1 toStartOfInterval(toDateTime64(x, 3), INTERVAL 200 millisecond)"
+    )
+
+
+def test_variables_single_multi_all_and_formats() -> None:
+    v = {
+        "one": Variable("hubspot", options=["hubspot", "netsuite"]),
+        "many": Variable(["a", "b'c"], options=["a", "b'c", "d"]),
+        "all": Variable([ALL], options=["x", "y"]),
+        "custom_all": Variable(ALL, options=["x"], all_value=".*"),
+        "text": Variable("it's"),
+    }
+    assert expand("$one ${one} ${one:singlequote} ${one:csv}", TR, v) == "hubspot hubspot 'hubspot' hubspot"
+    assert expand("IN ($many)", TR, v) == "IN ('a','b'c')"  # the plugin's own format does not escape
+    assert expand("${many:singlequote}|${many:csv}", TR, v) == "'a','b\\'c'|a,b'c"
+    assert expand("${all:singlequote} ${all}", TR, v) == "'x','y' 'x','y'"
+    assert expand("${custom_all}", TR, v) == ".*"
+    assert expand("${text:sqlstring}", TR, v) == "'it''s'"
+    with pytest.raises(MacroError):
+        expand("$missing", TR, v)
+    with pytest.raises(MacroError):
+        expand("$__nope(x)", TR, v)
+
+
+def test_conditional_all_drops_the_condition_for_all_and_empty() -> None:
+    sql = (
+        "WHERE $__conditionalAll(ServiceName IN (${c:singlequote}), $c)"
+        " AND $__conditionalAll(f(a, b) = 1, ${s})"
+    )
+    all_empty = {"c": Variable([ALL], options=["p", "q"]), "s": Variable("")}
+    assert expand(sql, TR, all_empty) == "WHERE 1=1 AND 1=1"
+    picked = {"c": Variable(["p"], options=["p", "q"]), "s": Variable("z")}
+    assert expand(sql, TR, picked) == "WHERE ServiceName IN ('p') AND f(a, b) = 1"
+    # The dashboards parenthesise OR conditions so they stay inside the surrounding ANDs.
+    assert build.cond_all("a = 1 OR b = 2", "s") == "$__conditionalAll((a = 1 OR b = 2), $s)"
+    assert expand("x AND " + build.cond_all("a = 1 OR b = 2", "s"), TR, picked) == "x AND (a = 1 OR b = 2)"
