@@ -1,0 +1,52 @@
+"""connlog instrumentation SDK: one `init()`, then `run` / `step` / `page` / `entity`.
+
+    import instrumentation as cl
+
+    handle = cl.init(connector="hubspot", version="1.4.0", environment="prod", tenant="acme",
+                     secrets=[api_key])
+    with cl.run(sync_type="incremental", trigger="schedule", job_id="job-42") as r:
+        with cl.step("contacts"):
+            with cl.page(number=1):
+                resp = client.get(url)              # recorded as a CLIENT span
+                cl.entity("ext-1", type="contact", action="create")
+
+Nothing here raises into the connector after `init()` returned, and nothing blocks on
+the collector. See `docs/semconv.md` for every attribute written.
+"""
+
+from instrumentation._init import ExportStats, Handle, Settings, active_handle, init
+from instrumentation.asgi import ConnlogASGIMiddleware, instrument_asgi
+from instrumentation.causes import cause_for_exception, cause_for_status
+from instrumentation.model import count, current_span, entity, page, run, step, wrap
+from instrumentation.redaction import RedactionConfig, Redactor
+from instrumentation.safe_export import SignalStats
+from instrumentation.semconv import Counter, EntityAction, FailureCause, Role, RunStatus, SyncType, Trigger
+
+__all__ = [
+    "ConnlogASGIMiddleware",
+    "Counter",
+    "EntityAction",
+    "ExportStats",
+    "FailureCause",
+    "Handle",
+    "RedactionConfig",
+    "Redactor",
+    "Role",
+    "RunStatus",
+    "Settings",
+    "SignalStats",
+    "SyncType",
+    "Trigger",
+    "active_handle",
+    "cause_for_exception",
+    "cause_for_status",
+    "count",
+    "current_span",
+    "entity",
+    "init",
+    "instrument_asgi",
+    "page",
+    "run",
+    "step",
+    "wrap",
+]

@@ -1,0 +1,200 @@
+"""Exporter and processor wrappers that never raise, never wait twice, and count.
+
+The connector must not notice telemetry trouble: an unreachable collector, a crashing
+exporter or a full queue. `SafeExporter` wraps any span or log exporter: exceptions
+become failures, and after a failure a circuit breaker drops batches immediately (and
+counts them) for a growing back-off instead of paying the exporter's timeout again on
+every batch, so `flush()` / `shutdown()` stay bounded while the collector is down.
+
+This wrapper is also the seam for the on-disk spool (a later issue): a batch that cannot
+be delivered is handed to `_on_undelivered` instead of being dropped.
+
+`CountingSpanProcessor` / `CountingLogProcessor` count what enters the batch queue and
+detect queue overflow, so `ExportStats` can report every item that never reached the
+collector.
+"""
+
+# The SDK must never raise into the connector: its hooks catch broadly on purpose.
+# ruff: noqa: BLE001
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+_log = logging.getLogger("connlog.sdk")
+
+
+@dataclass
+class SignalStats:
+    """Counters for one signal (spans or logs). Totals are exact after shutdown."""
+
+    submitted: int = 0  # handed to the batch processor
+    exported: int = 0  # accepted by the exporter
+    failed: int = 0  # exporter returned failure or raised
+    shed: int = 0  # dropped by the circuit breaker without trying
+    queue_dropped: int = 0  # dropped because the batch queue was full
+
+    @property
+    def dropped(self) -> int:
+        return self.failed + self.shed + self.queue_dropped
+
+
+# Guards the `submitted` / `queue_dropped` increments, which come from every thread that
+# ends a span or writes a log record (`+=` on an attribute is not atomic).
+_count_lock = threading.RLock()
+
+
+class SafeExporter:
+    """Shared logic of the span and log exporter wrappers."""
+
+    def __init__(
+        self, inner: Any, stats: SignalStats, *, min_backoff: float = 2.0, max_backoff: float = 60.0
+    ):
+        self._inner = inner
+        self._stats = stats
+        self._lock = threading.Lock()
+        self._min_backoff = min_backoff
+        self._max_backoff = max_backoff
+        self._backoff = min_backoff
+        self._open_until = 0.0
+
+    def _export(self, batch: Sequence[Any], ok: Any) -> bool:
+        n = len(batch)
+        if time.monotonic() < self._open_until:
+            with self._lock:
+                self._stats.shed += n
+            self._on_undelivered(batch)
+            return False
+        try:
+            success = bool(self._inner.export(batch) == ok)
+        except Exception:
+            _log.debug("exporter raised", exc_info=True)
+            success = False
+        with self._lock:
+            if success:
+                self._stats.exported += n
+                self._backoff = self._min_backoff
+                self._open_until = 0.0
+            else:
+                self._stats.failed += n
+                self._open_until = time.monotonic() + self._backoff
+                self._backoff = min(self._max_backoff, self._backoff * 2)
+        if not success:
+            self._on_undelivered(batch)
+        return success
+
+    def _on_undelivered(self, batch: Sequence[Any]) -> None:
+        """Hook for the spool: called with every batch that was not delivered."""
+
+    def shutdown(self) -> None:
+        try:
+            self._inner.shutdown()
+        except Exception:
+            _log.debug("exporter shutdown raised", exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        try:
+            return bool(self._inner.force_flush(timeout_millis))
+        except Exception:
+            _log.debug("exporter force_flush raised", exc_info=True)
+            return False
+
+
+class SafeSpanExporter(SafeExporter, SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        ok = self._export(spans, SpanExportResult.SUCCESS)
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+
+class SafeLogExporter(SafeExporter, LogRecordExporter):
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        ok = self._export(batch, LogRecordExportResult.SUCCESS)
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+
+def _queue_full(processor: object) -> bool:
+    # The SDK's BatchProcessor silently evicts the oldest item when its deque is full;
+    # peek at it to count that. Private attributes, so any surprise means "not full".
+    try:
+        queue = processor._batch_processor._queue  # type: ignore[attr-defined]
+        return len(queue) >= int(queue.maxlen)
+    except Exception:
+        return False
+
+
+class CountingSpanProcessor(SpanProcessor):
+    """Delegates to a batch processor; counts submissions and queue overflow."""
+
+    def __init__(self, inner: SpanProcessor, stats: SignalStats) -> None:
+        self._inner = inner
+        self._stats = stats
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            full = _queue_full(self._inner)
+            with _count_lock:
+                self._stats.submitted += 1
+                if full:
+                    self._stats.queue_dropped += 1
+            self._inner.on_end(span)
+        except Exception:
+            _log.debug("span processor raised", exc_info=True)
+
+    def shutdown(self) -> None:
+        try:
+            self._inner.shutdown()
+        except Exception:
+            _log.debug("span processor shutdown raised", exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        try:
+            return self._inner.force_flush(timeout_millis)
+        except Exception:
+            _log.debug("span processor flush raised", exc_info=True)
+            return False
+
+
+class CountingLogProcessor(LogRecordProcessor):
+    """Delegates to a batch log processor; counts submissions and queue overflow."""
+
+    def __init__(self, inner: LogRecordProcessor, stats: SignalStats) -> None:
+        self._inner = inner
+        self._stats = stats
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        try:
+            full = _queue_full(self._inner)
+            with _count_lock:
+                self._stats.submitted += 1
+                if full:
+                    self._stats.queue_dropped += 1
+            self._inner.on_emit(log_record)
+        except Exception:
+            _log.debug("log processor raised", exc_info=True)
+
+    def shutdown(self) -> None:
+        try:
+            self._inner.shutdown()
+        except Exception:
+            _log.debug("log processor shutdown raised", exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        try:
+            return self._inner.force_flush(timeout_millis)
+        except Exception:
+            _log.debug("log processor flush raised", exc_info=True)
+            return False
