@@ -1,0 +1,57 @@
+"""The unit that flows from the decoders through the batcher to a sink.
+
+Rows are kept column-oriented (one Python list per ingest column) from the moment they
+are decoded, so merging batches is `list.extend` per column and the insert needs no
+transposition — the cheapest shape for clickhouse-connect's `column_oriented=True`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ColumnBatch:
+    """Rows for one table: `data[i]` holds the values of `columns[i]`, all of length `rows`."""
+
+    table: str
+    signal: str  # "spans" or "logs": which counters the rows feed
+    columns: tuple[str, ...]
+    data: list[list[Any]]
+    rows: int
+    nbytes: int = 0  # approximate memory cost, for the backlog bound
+    rejected: int = 0  # items of the request refused as invalid (not in `data`)
+    errors: list[str] = field(default_factory=list)  # first few reasons for `rejected`
+
+    def column(self, name: str) -> list[Any]:
+        return self.data[self.columns.index(name)]
+
+    def extend(self, other: ColumnBatch) -> None:
+        """Append `other`'s rows (same table and columns) to this batch in place."""
+        if other.columns != self.columns:
+            raise ValueError(f"cannot merge batches with different columns for {self.table}")
+        for mine, theirs in zip(self.data, other.data, strict=True):
+            mine.extend(theirs)
+        self.rows += other.rows
+        self.nbytes += other.nbytes
+
+
+# The redaction seam: called on every decoded batch before it is queued, so nothing
+# unredacted is ever held in the backlog (or, later, written to a WAL). It returns the
+# batch to queue (the same or a new one) and must keep `columns` and the row count
+# consistent. Rows of one resource share the same attribute dict object, so replace
+# maps rather than mutating them. Raising rejects the request (HTTP 400 /
+# INVALID_ARGUMENT).
+BatchTransform = Callable[[ColumnBatch], ColumnBatch]
+
+MAX_ERROR_MESSAGES = 5
+
+
+def rejection_message(batch: ColumnBatch) -> str:
+    """The `partial_success.error_message` text: count plus the first reasons."""
+    if not batch.rejected:
+        return ""
+    shown = "; ".join(batch.errors[:MAX_ERROR_MESSAGES])
+    return f"{batch.rejected} {batch.signal} rejected: {shown}"

@@ -1,0 +1,150 @@
+"""OTLP/HTTP receiver (`POST /v1/traces`, `POST /v1/logs`) plus health and stats endpoints.
+
+Plain Starlette: the OTLP endpoints take raw bodies, so FastAPI's validation layer would
+only add per-request cost. Every failure maps to a 4xx/503 with a google.rpc.Status body
+in the request's encoding; decoding never raises past the handler, so bad input cannot
+produce a 500 or stop the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from collector.batcher import Batcher, TransformError, Unavailable
+from collector.options import CollectorOptions
+from collector.otlp_codec import (
+    CONTENT_TYPES,
+    JSON,
+    PROTOBUF,
+    RPC_INVALID_ARGUMENT,
+    RPC_RESOURCE_EXHAUSTED,
+    RPC_UNAVAILABLE,
+    BadRequest,
+    TooLarge,
+    decode_body,
+    encode_message,
+    export_response,
+    gunzip,
+    status_body,
+)
+from collector.stats import Stats
+
+log = logging.getLogger("collector.http")
+
+ReadyCheck = Callable[[], tuple[bool, str]]
+_ENCODINGS: Final = ("", "identity", "gzip")
+
+
+def _error(status: int, rpc_code: int, message: str, content_type: str, **headers: str) -> Response:
+    return Response(
+        status_body(rpc_code, message, content_type),
+        status_code=status,
+        media_type=content_type,
+        headers=headers or None,
+    )
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The raw body, aborting as soon as it grows past `limit` (no unbounded buffering)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body of {declared} bytes exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    batcher: Batcher,
+    stats: Stats,
+    options: CollectorOptions,
+    ready_check: ReadyCheck,
+) -> Starlette:
+    """The ASGI app; `ready_check` answers /readyz (run in a worker thread: it queries ClickHouse)."""
+
+    async def export(request: Request, signal: str) -> Response:
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type not in CONTENT_TYPES:
+            stats.add("requests_invalid")
+            return _error(
+                415,
+                RPC_INVALID_ARGUMENT,
+                f"unsupported content type {content_type!r}; use {PROTOBUF} or {JSON}",
+                JSON,
+            )
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        if encoding not in _ENCODINGS:
+            stats.add("requests_invalid")
+            return _error(
+                415,
+                RPC_INVALID_ARGUMENT,
+                f"unsupported content encoding {encoding!r}; use gzip",
+                content_type,
+            )
+        try:
+            body = await _read_capped(request, options.max_body_bytes)
+            if encoding == "gzip":
+                body = gunzip(body, options.max_decompressed_bytes)
+            batch = decode_body(signal, body, content_type)
+            accepted = batcher.submit(batch)
+        except TooLarge as exc:
+            stats.add("requests_invalid")
+            return _error(413, RPC_INVALID_ARGUMENT, str(exc), content_type)
+        except (BadRequest, TransformError) as exc:
+            stats.add("requests_invalid")
+            log.info("event=request_rejected signal=%s status=400 reason=%r", signal, str(exc)[:200])
+            return _error(400, RPC_INVALID_ARGUMENT, str(exc), content_type)
+        except Unavailable as exc:
+            return _error(503, RPC_UNAVAILABLE, str(exc), content_type, **{"Retry-After": "1"})
+        except ClientDisconnect:
+            return Response(status_code=400)
+        if not accepted:
+            return _error(
+                429,
+                RPC_RESOURCE_EXHAUSTED,
+                "write backlog full, retry later",
+                content_type,
+                **{"Retry-After": str(options.retry_after_s)},
+            )
+        if batch.rejected:
+            stats.add(f"{batch.signal}_rejected", batch.rejected)
+        return Response(encode_message(export_response(signal, batch), content_type), media_type=content_type)
+
+    async def traces(request: Request) -> Response:
+        return await export(request, "traces")
+
+    async def logs(request: Request) -> Response:
+        return await export(request, "logs")
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        ok, detail = await run_in_threadpool(ready_check)
+        return JSONResponse({"status": "ready" if ok else "not ready", "detail": detail}, 200 if ok else 503)
+
+    async def stats_endpoint(_: Request) -> Response:
+        return JSONResponse({"counters": stats.snapshot(), "backlog": batcher.backlog()})
+
+    return Starlette(
+        routes=[
+            Route("/v1/traces", traces, methods=["POST"]),
+            Route("/v1/logs", logs, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/stats", stats_endpoint, methods=["GET"]),
+        ]
+    )

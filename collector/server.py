@@ -1,0 +1,213 @@
+"""Run the collector in-process: OTLP/HTTP (uvicorn thread) + OTLP/gRPC + the batch writer.
+
+Everything runs on background threads so `connlog serve`, the demo and the tests can
+host the collector next to the query API in one process — which chDB requires anyway,
+since one process may open only one chDB data directory.
+
+    server = CollectorServer(settings, http_port=0, grpc_port=0)
+    server.start()            # returns once both ports are listening
+    ...                       # export to server.http_endpoint / server.grpc_endpoint
+    server.flush()            # everything received so far is in ClickHouse
+    server.stop()             # graceful: stop receiving, write the backlog, close
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import uvicorn
+from clickhouse_connect.driver.client import Client
+
+from collector.batch import BatchTransform
+from collector.batcher import Batcher
+from collector.config import Settings
+from collector.grpc_server import create_grpc_server
+from collector.http_app import create_app
+from collector.options import CollectorOptions
+from collector.schema.names import LOGS, LOGS_INGEST, TRACES, TRACES_INGEST
+from collector.sink import ClickHouseSink, Sink
+from collector.stats import Stats
+from collector.store import connect
+
+log = logging.getLogger("collector.server")
+
+ClientFactory = Callable[[], Client]
+_REQUIRED_TABLES = (TRACES_INGEST, LOGS_INGEST, TRACES, LOGS)
+SinkFactory = Callable[[Client], Sink]
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """key=value lines for the collector's own events (messages are already `event=... k=v`)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", "%Y-%m-%dT%H:%M:%S"
+        )
+    )
+    root = logging.getLogger("collector")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _exists(client: Client, table: str) -> bool:
+    return str(client.command(f"EXISTS TABLE {table}")).strip() == "1"
+
+
+class CollectorServer:
+    """OTLP/HTTP + OTLP/gRPC receivers feeding one batcher that inserts into the ingest tables.
+
+    `client_factory` opens ClickHouse clients (default: `collector.store.connect(settings)`),
+    one for the writer and one for /readyz. `sink_factory` wraps the writer client
+    (default `ClickHouseSink`; tests pass a slow one to provoke backpressure).
+    `transform` is the redaction seam, applied to each decoded batch before queueing.
+    Port 0 binds an ephemeral port; `.http_port` / `.grpc_port` report the real ones.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http_port: int = 4318,
+        grpc_port: int = 4317,
+        host: str = "127.0.0.1",
+        client_factory: ClientFactory | None = None,
+        options: CollectorOptions | None = None,
+        transform: BatchTransform | None = None,
+        sink_factory: SinkFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.host = host
+        self.http_port = http_port
+        self.grpc_port = grpc_port
+        self.options = options or CollectorOptions()
+        self.stats = Stats()
+        self._client_factory = client_factory or (lambda: connect(settings))
+        self._sink_factory: SinkFactory = sink_factory or ClickHouseSink
+        self._transform = transform
+        self._batcher: Batcher | None = None
+        self._sink: Sink | None = None
+        self._ready_client: Client | None = None
+        self._ready_lock = threading.Lock()
+        self._grpc: grpc.Server | None = None
+        self._uvicorn: uvicorn.Server | None = None
+        self._http_thread: threading.Thread | None = None
+
+    @property
+    def http_endpoint(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def batcher(self) -> Batcher:
+        if self._batcher is None:
+            raise RuntimeError("collector not started")
+        return self._batcher
+
+    # ------------------------------------------------------------------ readiness
+    def ready(self) -> tuple[bool, str]:
+        """ClickHouse answers and the ingest tables and the storage tables they feed exist."""
+        try:
+            with self._ready_lock:
+                if self._ready_client is None:
+                    self._ready_client = self._client_factory()
+                client = self._ready_client
+                missing = [t for t in _REQUIRED_TABLES if not _exists(client, t)]
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported as text
+            return False, f"clickhouse unreachable: {exc}"
+        if missing:
+            return False, f"schema missing: {', '.join(missing)}"
+        return True, "ok"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 15.0) -> None:
+        """Open the writer client, start the batcher, then listen on both ports.
+
+        On any failure everything already started is stopped again before re-raising.
+        """
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop(grace=0)
+            raise
+        log.info(
+            "event=collector_started http=%s grpc=%s database=%s",
+            self.http_endpoint,
+            self.grpc_endpoint,
+            self.settings.database,
+        )
+
+    def _start(self, timeout: float) -> None:
+        self._sink = self._sink_factory(self._client_factory())
+        self._batcher = Batcher(self._sink, self.stats, self.options, transform=self._transform)
+        self._batcher.start()
+
+        self._grpc, self.grpc_port = create_grpc_server(
+            self._batcher, self.stats, self.options, self.host, self.grpc_port
+        )
+        self._grpc.start()
+
+        app = create_app(self._batcher, self.stats, self.options, self.ready)
+        sock = _bind(self.host, self.http_port)
+        self.http_port = int(sock.getsockname()[1])
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._uvicorn = uvicorn.Server(config)
+        self._http_thread = threading.Thread(
+            target=self._uvicorn.run, kwargs={"sockets": [sock]}, name="connlog-otlp-http", daemon=True
+        )
+        self._http_thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._uvicorn.started:
+            if not self._http_thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"OTLP/HTTP server failed to start on {self.host}:{self.http_port}")
+            time.sleep(0.01)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Block until everything received so far is written to ClickHouse."""
+        return self.batcher.flush(timeout)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop receiving, write the backlog, close clients. Safe to call twice."""
+        if self._grpc is not None:
+            self._grpc.stop(grace).wait(grace)
+            self._grpc = None
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+        if self._http_thread is not None:
+            self._http_thread.join(grace + 5)
+            self._http_thread = None
+        self._uvicorn = None
+        if self._batcher is not None:
+            self._batcher.stop()
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
+        with self._ready_lock:
+            if self._ready_client is not None:
+                self._ready_client.close()
+                self._ready_client = None
+        log.info("event=collector_stopped counters=%s", self.stats.snapshot())
+
+    def __enter__(self) -> CollectorServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

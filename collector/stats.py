@@ -1,0 +1,50 @@
+"""Process-wide counters of what the collector received, wrote, rejected and dropped.
+
+Kept as one small lock-protected dict rather than a metrics library so `/stats`, the
+tests and the benchmark read the same numbers without another dependency. Counter
+names are `<signal>_<event>` (e.g. `spans_written`); see `COUNTERS` for the full list.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Final
+
+SIGNALS: Final = ("spans", "logs")
+EVENTS: Final = (
+    "received",  # decoded and accepted into the write queue
+    "rejected",  # invalid items refused inside an otherwise valid request (partial_success)
+    "refused",  # valid items turned away because the write backlog was full (client retries)
+    "written",  # inserted into ClickHouse
+    "dropped",  # accepted but lost: the insert failed after all retries
+)
+COUNTERS: Final[tuple[str, ...]] = (
+    *(f"{signal}_{event}" for signal in SIGNALS for event in EVENTS),
+    "batches_written",
+    "batches_failed",
+    "insert_retries",
+    "requests_invalid",
+    "requests_backpressured",
+)
+
+
+class Stats:
+    """Thread-safe monotonically increasing counters; the handlers and the writer share one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+
+    def add(self, name: str, n: int = 1) -> None:
+        if n == 0:
+            return
+        with self._lock:
+            self._values[name] = self._values.get(name, 0) + n
+
+    def get(self, name: str) -> int:
+        with self._lock:
+            return self._values.get(name, 0)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._values)
