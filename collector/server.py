@@ -14,14 +14,11 @@ since one process may open only one chDB data directory.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import grpc
-import uvicorn
 from clickhouse_connect.driver.client import Client
 
 from collector.batch import BatchTransform
@@ -29,6 +26,7 @@ from collector.batcher import Batcher
 from collector.config import Settings
 from collector.grpc_server import create_grpc_server
 from collector.http_app import create_app
+from collector.http_thread import ThreadedServer
 from collector.options import CollectorOptions
 from collector.schema.names import LOGS, LOGS_INGEST, TRACES, TRACES_INGEST
 from collector.sink import ClickHouseSink, Sink
@@ -54,14 +52,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
 
 
 def _exists(client: Client, table: str) -> bool:
@@ -104,8 +94,7 @@ class CollectorServer:
         self._ready_client: Client | None = None
         self._ready_lock = threading.Lock()
         self._grpc: grpc.Server | None = None
-        self._uvicorn: uvicorn.Server | None = None
-        self._http_thread: threading.Thread | None = None
+        self._http: ThreadedServer | None = None
 
     @property
     def http_endpoint(self) -> str:
@@ -165,19 +154,9 @@ class CollectorServer:
         self._grpc.start()
 
         app = create_app(self._batcher, self.stats, self.options, self.ready)
-        sock = _bind(self.host, self.http_port)
-        self.http_port = int(sock.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self._uvicorn = uvicorn.Server(config)
-        self._http_thread = threading.Thread(
-            target=self._uvicorn.run, kwargs={"sockets": [sock]}, name="connlog-otlp-http", daemon=True
-        )
-        self._http_thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._uvicorn.started:
-            if not self._http_thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"OTLP/HTTP server failed to start on {self.host}:{self.http_port}")
-            time.sleep(0.01)
+        self._http = ThreadedServer(app, host=self.host, port=self.http_port, name="otlp-http")
+        self._http.start(timeout)
+        self.http_port = self._http.port
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Block until everything received so far is written to ClickHouse."""
@@ -188,12 +167,9 @@ class CollectorServer:
         if self._grpc is not None:
             self._grpc.stop(grace).wait(grace)
             self._grpc = None
-        if self._uvicorn is not None:
-            self._uvicorn.should_exit = True
-        if self._http_thread is not None:
-            self._http_thread.join(grace + 5)
-            self._http_thread = None
-        self._uvicorn = None
+        if self._http is not None:
+            self._http.stop(grace)
+            self._http = None
         if self._batcher is not None:
             self._batcher.stop()
         if self._sink is not None:
