@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench-smoke lock clean
+.PHONY: demo test lint typecheck pytest soak bench bench-smoke lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -30,6 +30,13 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(VENV)/bin/pytest
+
+# Long load/soak and kill -9 loops (CONNLOG_SOAK_SECONDS, default 600), kept out of `make test`.
+soak: $(STAMP)
+	$(VENV)/bin/pytest -m long -s tests/test_reliability_process.py tests/test_reliability_sdk.py
+
+bench: $(STAMP)
+	$(PY) -m bench.run_all
 
 bench-smoke: $(STAMP)
 	$(PY) -m bench.run_all --smoke

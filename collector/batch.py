@@ -48,6 +48,11 @@ BatchTransform = Callable[[ColumnBatch], ColumnBatch]
 
 MAX_ERROR_MESSAGES = 5
 
+# DateTime64(9) holds nanoseconds in a signed Int64: up to 2262-04-11. OTLP's fixed64 allows
+# more; such a timestamp would fail the whole insert, so it is rejected at decode instead.
+MAX_TIMESTAMP_NS = 2**63 - 1
+TIMESTAMP_RANGE_ERROR = "timestamps must be before 2262-04-11T23:47:16Z (DateTime64(9) range)"
+
 
 def rejection_message(batch: ColumnBatch) -> str:
     """The `partial_success.error_message` text: count plus the first reasons."""

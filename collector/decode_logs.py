@@ -12,7 +12,7 @@ from typing import Any, Final
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from collector.anyvalue import any_value_to_str, attributes_to_map
-from collector.batch import MAX_ERROR_MESSAGES, ColumnBatch
+from collector.batch import MAX_ERROR_MESSAGES, MAX_TIMESTAMP_NS, TIMESTAMP_RANGE_ERROR, ColumnBatch
 from collector.schema.names import LOGS_INGEST, LOGS_INGEST_COLUMNS
 from instrumentation.semconv import SERVICE_NAME
 
@@ -61,7 +61,13 @@ def decode_logs(request: ExportLogsServiceRequest, *, wire_size: int = 0) -> Col
                             f"(got {len(trace_id)}, {len(span_id)})"
                         )
                     continue
-                c_ts.append(record.time_unix_nano or record.observed_time_unix_nano)
+                ts = record.time_unix_nano or record.observed_time_unix_nano
+                if ts > MAX_TIMESTAMP_NS:
+                    rejected += 1
+                    if len(errors) < MAX_ERROR_MESSAGES:
+                        errors.append(f"log record: {TIMESTAMP_RANGE_ERROR}")
+                    continue
+                c_ts.append(ts)
                 c_trace.append(trace_id.hex())
                 c_span.append(span_id.hex())
                 c_flags.append(record.flags & 0xFF)

@@ -12,7 +12,7 @@ from typing import Any, Final
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.anyvalue import attributes_to_map
-from collector.batch import MAX_ERROR_MESSAGES, ColumnBatch
+from collector.batch import MAX_ERROR_MESSAGES, MAX_TIMESTAMP_NS, TIMESTAMP_RANGE_ERROR, ColumnBatch
 from collector.schema.names import TRACES_INGEST, TRACES_INGEST_COLUMNS
 from instrumentation.semconv import SERVICE_NAME
 
@@ -79,6 +79,15 @@ def decode_traces(request: ExportTraceServiceRequest, *, wire_size: int = 0) -> 
                     continue
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
+                if (
+                    start > MAX_TIMESTAMP_NS
+                    or end > MAX_TIMESTAMP_NS
+                    or (span.events and max(e.time_unix_nano for e in span.events) > MAX_TIMESTAMP_NS)
+                ):
+                    rejected += 1
+                    if len(errors) < MAX_ERROR_MESSAGES:
+                        errors.append(f"span {span.name!r}: {TIMESTAMP_RANGE_ERROR}")
+                    continue
                 c_ts.append(start)
                 c_trace.append(trace_id.hex())
                 c_span.append(span_id.hex())

@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from collector.batch import ColumnBatch
 from collector.batcher import Batcher, TransformError, Unavailable
 from collector.options import CollectorOptions
 from collector.otlp_codec import (
@@ -94,12 +95,19 @@ def create_app(
                 f"unsupported content encoding {encoding!r}; use gzip",
                 content_type,
             )
-        try:
-            body = await _read_capped(request, options.max_body_bytes)
+
+        def decode_and_submit(body: bytes) -> tuple[ColumnBatch, bool]:
+            # In a worker thread: decoding is CPU work and `submit` waits for the WAL's
+            # fsync, which must not stall the event loop (concurrent requests then share
+            # one fsync through the WAL's group commit).
             if encoding == "gzip":
                 body = gunzip(body, options.max_decompressed_bytes)
             batch = decode_body(signal, body, content_type)
-            accepted = batcher.submit(batch)
+            return batch, batcher.submit(batch)
+
+        try:
+            body = await _read_capped(request, options.max_body_bytes)
+            batch, accepted = await run_in_threadpool(decode_and_submit, body)
         except TooLarge as exc:
             stats.add("requests_invalid")
             return _error(413, RPC_INVALID_ARGUMENT, str(exc), content_type)
@@ -137,7 +145,9 @@ def create_app(
         return JSONResponse({"status": "ready" if ok else "not ready", "detail": detail}, 200 if ok else 503)
 
     async def stats_endpoint(_: Request) -> Response:
-        return JSONResponse({"counters": stats.snapshot(), "backlog": batcher.backlog()})
+        return JSONResponse(
+            {"counters": stats.snapshot(), "backlog": batcher.backlog(), "wal": batcher.wal_status()}
+        )
 
     return Starlette(
         routes=[

@@ -24,14 +24,17 @@ from clickhouse_connect.driver.client import Client
 from collector.batch import BatchTransform
 from collector.batcher import Batcher
 from collector.config import Settings
+from collector.dead_letter import DeadLetter
 from collector.grpc_server import create_grpc_server
 from collector.http_app import create_app
 from collector.http_thread import ThreadedServer
 from collector.options import CollectorOptions
+from collector.redact import chain, default_redaction
 from collector.schema.names import LOGS, LOGS_INGEST, TRACES, TRACES_INGEST
 from collector.sink import ClickHouseSink, Sink
 from collector.stats import Stats
 from collector.store import connect
+from collector.wal import WriteAheadLog
 
 log = logging.getLogger("collector.server")
 
@@ -64,8 +67,11 @@ class CollectorServer:
     `client_factory` opens ClickHouse clients (default: `collector.store.connect(settings)`),
     one for the writer and one for /readyz. `sink_factory` wraps the writer client
     (default `ClickHouseSink`; tests pass a slow one to provoke backpressure).
-    `transform` is the redaction seam, applied to each decoded batch before queueing.
-    Port 0 binds an ephemeral port; `.http_port` / `.grpc_port` report the real ones.
+    `transform` is an extra row transform applied to each decoded batch before queueing,
+    after the built-in server-side redaction (`collector.redact`, on unless
+    `options.redact` is False). With `options.wal_enabled` (default) accepted batches
+    go through a write-ahead log in `wal_dir` (`<data_dir>/wal/<database>`) and
+    permanently rejected ones to `<wal_dir>/dead-letter`. Port 0 binds an ephemeral port; `.http_port` / `.grpc_port` report the real ones.
     """
 
     def __init__(
@@ -91,6 +97,9 @@ class CollectorServer:
         self._transform = transform
         self._batcher: Batcher | None = None
         self._sink: Sink | None = None
+        self.wal: WriteAheadLog | None = None
+        self.wal_dir = settings.data_dir / "wal" / settings.database
+        self.dead_letter = DeadLetter(self.wal_dir / "dead-letter")
         self._ready_client: Client | None = None
         self._ready_lock = threading.Lock()
         self._grpc: grpc.Server | None = None
@@ -144,8 +153,27 @@ class CollectorServer:
         )
 
     def _start(self, timeout: float) -> None:
+        opts = self.options
+        replay = []
+        if opts.wal_enabled:
+            self.wal = WriteAheadLog(
+                self.wal_dir,
+                max_bytes=opts.wal_max_bytes,
+                segment_bytes=opts.wal_segment_bytes,
+                fsync=opts.wal_fsync,
+            )
+            replay = self.wal.open()
         self._sink = self._sink_factory(self._client_factory())
-        self._batcher = Batcher(self._sink, self.stats, self.options, transform=self._transform)
+        transform = chain(default_redaction() if opts.redact else None, self._transform)
+        self._batcher = Batcher(
+            self._sink,
+            self.stats,
+            opts,
+            transform=transform,
+            wal=self.wal,
+            dead_letter=self.dead_letter if self.wal is not None else None,
+        )
+        self._batcher.replay(replay)
         self._batcher.start()
 
         self._grpc, self.grpc_port = create_grpc_server(
@@ -175,6 +203,9 @@ class CollectorServer:
         if self._sink is not None:
             self._sink.close()
             self._sink = None
+        if self.wal is not None:
+            self.wal.close()
+            self.wal = None
         with self._ready_lock:
             if self._ready_client is not None:
                 self._ready_client.close()

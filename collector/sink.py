@@ -1,7 +1,8 @@
 """Where batches end up: the writer boundary between the batcher and ClickHouse.
 
-The batcher only knows `Sink.write`; a later WAL (durability issue) or a test's slow
-writer slots in here without touching the receive path.
+The batcher only knows `Sink.write`; a test's slow or failing writer (fault injection)
+slots in here without touching the receive path. A sink whose `write` accepts a `token`
+keyword receives the batch's deduplication token (see collector.wal).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from clickhouse_connect.driver.insert import InsertContext
 
 class Sink(Protocol):
     def write(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> None:
-        """Persist column-oriented rows; raise on failure (the batcher retries)."""
+        """Persist column-oriented rows; raise on failure (the batcher retries).
+
+        Implementations may add `*, token: str | None = None`: the same token for the
+        same rows on every retry and replay, for an idempotent insert.
+        """
 
     def close(self) -> None:
         """Release connections; called once when the collector stops."""
@@ -36,12 +41,21 @@ class ClickHouseSink:
         self._lock = threading.Lock()
         self._contexts: dict[tuple[str, tuple[str, ...]], InsertContext] = {}
 
-    def write(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> None:
+    def write(
+        self, table: str, columns: Sequence[str], data: list[list[Any]], *, token: str | None = None
+    ) -> None:
+        """`token` becomes `insert_deduplication_token`: a replayed block is dropped by ClickHouse
+        if it was stored before (needs `non_replicated_deduplication_window` on plain MergeTree)."""
         key = (table, tuple(columns))
         with self._lock:
             context = self._contexts.get(key)
             if context is None:
                 context = self._client.create_insert_context(table, list(columns), column_oriented=True)
+            settings = dict(context.settings or {})
+            settings.pop("insert_deduplication_token", None)
+            if token is not None:
+                settings["insert_deduplication_token"] = token
+            context.settings = settings
             try:
                 self._client.insert(data=data, context=context)
             except BaseException:

@@ -16,7 +16,10 @@ EVENTS: Final = (
     "rejected",  # invalid items refused inside an otherwise valid request (partial_success)
     "refused",  # valid items turned away because the write backlog was full (client retries)
     "written",  # inserted into ClickHouse
-    "dropped",  # accepted but lost: the insert failed after all retries
+    "dropped",  # accepted but lost: the insert failed after all retries (no WAL)
+    "replayed",  # read back from the WAL at start (acknowledged by an earlier run)
+    "dead_lettered",  # rejected permanently by ClickHouse, kept in the dead-letter directory
+    "deferred",  # still failing at shutdown: left in the WAL for the next start
 )
 COUNTERS: Final[tuple[str, ...]] = (
     *(f"{signal}_{event}" for signal in SIGNALS for event in EVENTS),
@@ -25,6 +28,8 @@ COUNTERS: Final[tuple[str, ...]] = (
     "insert_retries",
     "requests_invalid",
     "requests_backpressured",
+    "requests_wal_full",
+    "batches_dead_lettered",
 )
 
 

@@ -23,7 +23,8 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
@@ -50,6 +51,15 @@ from instrumentation.semconv import (
     SERVICE_NAME,
     SERVICE_VERSION,
 )
+from instrumentation.spool import (
+    DEFAULT_MAX_BYTES,
+    Sender,
+    Spool,
+    SpoolDrainer,
+    default_spool_dir,
+    grpc_sender,
+    http_sender,
+)
 
 _log = logging.getLogger("connlog.sdk")
 
@@ -57,6 +67,12 @@ DEFAULT_HTTP_ENDPOINT = "http://localhost:4318"
 DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"
 DEFAULT_BODY_CAP = 64 * 1024
 SDK_VERSION = "0.1.0"
+# The SDK's default span queue (2048) overflows on a burst of entities; a bigger queue plus
+# waiting briefly for room (`QUEUE_FULL_WAIT_S`) keeps a 100k-entity run lossless. A queue
+# size set explicitly through `OTEL_BSP_MAX_QUEUE_SIZE` / `OTEL_BLRP_MAX_QUEUE_SIZE` is
+# taken as a hard bound: then a full queue drops (counted) without waiting.
+DEFAULT_QUEUE_SIZE = 16_384
+QUEUE_FULL_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,8 @@ class Settings:
     capture_logs: bool
     capture_bodies: bool
     disabled: bool
+    spool_dir: Path | None = None  # None: no spool (undelivered batches are dropped, counted)
+    spool_max_bytes: int = DEFAULT_MAX_BYTES
 
 
 @dataclass
@@ -104,6 +122,8 @@ class Handle:
         self._stats = ExportStats()
         self._injected = (span_exporter, log_exporter)
         self._closed = False
+        self.spool: Spool | None = None
+        self._drainer: SpoolDrainer | None = None
         self._flush_thread: threading.Thread | None = None
         self._flush_lock = threading.Lock()
         attrs: dict[str, Any] = {
@@ -126,14 +146,35 @@ class Handle:
             return
         span_exp = span_exporter or _otlp_span_exporter(settings)
         log_exp = log_exporter or _otlp_log_exporter(settings)
+        if settings.spool_dir is not None:
+            try:
+                self.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+                self._drainer = SpoolDrainer(self.spool, _spool_sender(settings))
+                self._drainer.start()  # also delivers what an earlier process left
+            except Exception:
+                _log.warning("connlog: spool directory %s unusable; running without", settings.spool_dir)
+                self.spool = self._drainer = None
+        wake = self._drainer.wake if self._drainer is not None else None
+        queue = DEFAULT_QUEUE_SIZE if not os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") else None
+        log_queue = DEFAULT_QUEUE_SIZE if not os.environ.get("OTEL_BLRP_MAX_QUEUE_SIZE") else None
         self.tracer_provider.add_span_processor(
             CountingSpanProcessor(
-                BatchSpanProcessor(SafeSpanExporter(span_exp, self._stats.spans)), self._stats.spans
+                BatchSpanProcessor(
+                    SafeSpanExporter(span_exp, self._stats.spans, spool=self.spool, on_delivered=wake),
+                    max_queue_size=queue,
+                ),
+                self._stats.spans,
+                max_wait=QUEUE_FULL_WAIT_S if queue else 0.0,
             )
         )
         self.logger_provider.add_log_record_processor(
             CountingLogProcessor(
-                BatchLogRecordProcessor(SafeLogExporter(log_exp, self._stats.logs)), self._stats.logs
+                BatchLogRecordProcessor(
+                    SafeLogExporter(log_exp, self._stats.logs, spool=self.spool, on_delivered=wake),
+                    max_queue_size=log_queue,
+                ),
+                self._stats.logs,
+                max_wait=QUEUE_FULL_WAIT_S if log_queue else 0.0,
             )
         )
         self.tracer = self.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, SDK_VERSION)
@@ -196,20 +237,31 @@ class Handle:
                 provider.shutdown()
             except Exception:
                 _log.debug("shutdown failed", exc_info=True)
+        if self._drainer is not None:
+            self._drainer.stop(final_drain=True)
         global _active
         with _init_lock:
             if _active is self:
                 _active = None
         stats = self._stats
+        if self.spool is not None and self.spool.files():
+            _log.warning(
+                "connlog: %d undelivered requests (%d bytes) kept in the spool %s; sent on the next start",
+                len(self.spool.files()),
+                self.spool.size_bytes,
+                self.spool.directory,
+            )
         if stats.dropped or stats.internal_errors:
             _log.warning(
                 "connlog: dropped %d spans and %d log records that never reached the collector "
-                "(export failed: %d, shed while collector down: %d, queue full: %d); internal errors: %d",
+                "(export failed: %d, shed while collector down: %d, queue full: %d, spool full: %d); "
+                "internal errors: %d",
                 stats.spans.dropped,
                 stats.logs.dropped,
                 stats.spans.failed + stats.logs.failed,
                 stats.spans.shed + stats.logs.shed,
                 stats.spans.queue_dropped + stats.logs.queue_dropped,
+                stats.spans.spool_dropped + stats.logs.spool_dropped,
                 stats.internal_errors,
             )
 
@@ -241,6 +293,13 @@ def _otlp_log_exporter(settings: Settings) -> LogRecordExporter:
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
     return OTLPLogExporter(endpoint=_signal_url(settings.endpoint, "logs"), timeout=settings.export_timeout)
+
+
+def _spool_sender(settings: Settings) -> Sender:
+    if settings.protocol == "grpc":
+        target, insecure = _grpc_target(settings.endpoint)
+        return grpc_sender(target, insecure, settings.export_timeout)
+    return http_sender(lambda signal: _signal_url(settings.endpoint, signal), settings.export_timeout)
 
 
 def _import_grpc() -> tuple[Any, Any]:
@@ -310,6 +369,8 @@ def init(
     capture_bodies: bool = True,
     span_exporter: SpanExporter | None = None,
     log_exporter: LogRecordExporter | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int | None = None,
 ) -> Handle:
     """Configure connlog for this process and return its `Handle`.
 
@@ -319,6 +380,11 @@ def init(
     `redact_headers` / `redact_keys` add regular expressions to the built-in ones;
     `redact_defaults=False` drops the built-ins. `span_exporter` / `log_exporter` replace
     the OTLP exporters (tests, custom sinks).
+
+    `spool_dir` switches on the on-disk spool (instrumentation.spool): batches the
+    collector did not take are kept there (up to `spool_max_bytes`, default 256 MiB) and
+    sent when it answers again or on the next start. `CONNLOG_SPOOL_DIR=<base>` does the
+    same with `<base>/<connector>`; `CONNLOG_SPOOL_MAX_BYTES` sets the cap.
 
     Raises only for programming errors at configuration time (an unknown protocol, the
     gRPC extra missing); everything after `init()` returns never raises.
@@ -350,6 +416,10 @@ def init(
         capture_bodies=capture_bodies,
         disabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true",
     )
+    if spool_dir is not None or env.get("CONNLOG_SPOOL_DIR"):
+        max_bytes = spool_max_bytes or int(env.get("CONNLOG_SPOOL_MAX_BYTES") or DEFAULT_MAX_BYTES)
+        directory = Path(spool_dir) if spool_dir is not None else default_spool_dir(settings.connector)
+        settings = replace(settings, spool_dir=directory, spool_max_bytes=max_bytes)
     with _init_lock:
         current = _active
         if (

@@ -6,8 +6,9 @@ become failures, and after a failure a circuit breaker drops batches immediately
 counts them) for a growing back-off instead of paying the exporter's timeout again on
 every batch, so `flush()` / `shutdown()` stay bounded while the collector is down.
 
-This wrapper is also the seam for the on-disk spool (a later issue): a batch that cannot
-be delivered is handed to `_on_undelivered` instead of being dropped.
+With a `Spool` (see instrumentation.spool) a batch that cannot be delivered is encoded
+as an OTLP request and kept on disk by `_on_undelivered` instead of being dropped, and a
+successful export wakes the spool's drainer (the collector is back).
 
 `CountingSpanProcessor` / `CountingLogProcessor` count what enters the batch queue and
 detect queue overflow, so `ExportStats` can report every item that never reached the
@@ -22,15 +23,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from instrumentation.spool import Spool
 
 _log = logging.getLogger("connlog.sdk")
 
@@ -44,6 +49,8 @@ class SignalStats:
     failed: int = 0  # exporter returned failure or raised
     shed: int = 0  # dropped by the circuit breaker without trying
     queue_dropped: int = 0  # dropped because the batch queue was full
+    spooled: int = 0  # not delivered now but kept in the on-disk spool (sent later)
+    spool_dropped: int = 0  # could not be spooled (spool full): included in failed / shed
 
     @property
     def dropped(self) -> int:
@@ -58,11 +65,22 @@ _count_lock = threading.RLock()
 class SafeExporter:
     """Shared logic of the span and log exporter wrappers."""
 
+    signal = "traces"
+
     def __init__(
-        self, inner: Any, stats: SignalStats, *, min_backoff: float = 2.0, max_backoff: float = 60.0
+        self,
+        inner: Any,
+        stats: SignalStats,
+        *,
+        min_backoff: float = 2.0,
+        max_backoff: float = 60.0,
+        spool: Spool | None = None,
+        on_delivered: Callable[[], None] | None = None,
     ):
         self._inner = inner
         self._stats = stats
+        self._spool = spool
+        self._on_delivered = on_delivered
         self._lock = threading.Lock()
         self._min_backoff = min_backoff
         self._max_backoff = max_backoff
@@ -72,30 +90,51 @@ class SafeExporter:
     def _export(self, batch: Sequence[Any], ok: Any) -> bool:
         n = len(batch)
         if time.monotonic() < self._open_until:
+            spooled = self._on_undelivered(batch)
             with self._lock:
-                self._stats.shed += n
-            self._on_undelivered(batch)
+                if spooled:
+                    self._stats.spooled += n
+                else:
+                    self._stats.shed += n
             return False
         try:
             success = bool(self._inner.export(batch) == ok)
         except Exception:
             _log.debug("exporter raised", exc_info=True)
             success = False
+        spooled = False if success else self._on_undelivered(batch)
         with self._lock:
             if success:
                 self._stats.exported += n
                 self._backoff = self._min_backoff
                 self._open_until = 0.0
             else:
-                self._stats.failed += n
+                if spooled:
+                    self._stats.spooled += n
+                else:
+                    self._stats.failed += n
                 self._open_until = time.monotonic() + self._backoff
                 self._backoff = min(self._max_backoff, self._backoff * 2)
-        if not success:
-            self._on_undelivered(batch)
+        if success and self._on_delivered is not None:
+            self._on_delivered()
         return success
 
-    def _on_undelivered(self, batch: Sequence[Any]) -> None:
-        """Hook for the spool: called with every batch that was not delivered."""
+    def _encode(self, batch: Sequence[Any]) -> bytes:
+        data: bytes = encode_spans(batch).SerializeToString()
+        return data
+
+    def _on_undelivered(self, batch: Sequence[Any]) -> bool:
+        """Keep an undelivered batch in the spool as an OTLP request; True if kept."""
+        if self._spool is None or not batch:
+            return False
+        try:
+            if self._spool.put(self.signal, self._encode(batch)):
+                return True
+        except Exception:
+            _log.debug("spooling failed", exc_info=True)
+        with self._lock:
+            self._stats.spool_dropped += len(batch)
+        return False
 
     def shutdown(self) -> None:
         try:
@@ -118,6 +157,12 @@ class SafeSpanExporter(SafeExporter, SpanExporter):
 
 
 class SafeLogExporter(SafeExporter, LogRecordExporter):
+    signal = "logs"
+
+    def _encode(self, batch: Sequence[Any]) -> bytes:
+        data: bytes = encode_logs(batch).SerializeToString()
+        return data
+
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         ok = self._export(batch, LogRecordExportResult.SUCCESS)
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
@@ -133,19 +178,47 @@ def _queue_full(processor: object) -> bool:
         return False
 
 
+def _wait_for_room(processor: object, max_wait: float) -> bool:
+    """True if the batch queue is (still) full after waiting up to `max_wait` seconds.
+
+    A burst (100k entities in a tight loop) outruns the exporter; waiting a few
+    milliseconds for the worker to drain beats the SDK's silent eviction. While the
+    collector is down the circuit breaker drains the queue at once, so this never
+    stalls a connector for long.
+    """
+    if not _queue_full(processor):
+        return False
+    now = time.monotonic()
+    if max_wait <= 0 or now < _stuck_until.get(id(processor), 0.0):
+        return True
+    deadline = now + max_wait
+    while time.monotonic() < deadline:
+        time.sleep(0.001)
+        if not _queue_full(processor):
+            return False
+    # The exporter is stuck, not just busy: stop waiting for a while so the connector
+    # is not slowed by `max_wait` on every span.
+    _stuck_until[id(processor)] = time.monotonic() + 30.0
+    return True
+
+
+_stuck_until: dict[int, float] = {}
+
+
 class CountingSpanProcessor(SpanProcessor):
     """Delegates to a batch processor; counts submissions and queue overflow."""
 
-    def __init__(self, inner: SpanProcessor, stats: SignalStats) -> None:
+    def __init__(self, inner: SpanProcessor, stats: SignalStats, *, max_wait: float = 0.0) -> None:
         self._inner = inner
         self._stats = stats
+        self._max_wait = max_wait
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            full = _queue_full(self._inner)
+            full = _wait_for_room(self._inner, self._max_wait)
             with _count_lock:
                 self._stats.submitted += 1
                 if full:
@@ -171,13 +244,14 @@ class CountingSpanProcessor(SpanProcessor):
 class CountingLogProcessor(LogRecordProcessor):
     """Delegates to a batch log processor; counts submissions and queue overflow."""
 
-    def __init__(self, inner: LogRecordProcessor, stats: SignalStats) -> None:
+    def __init__(self, inner: LogRecordProcessor, stats: SignalStats, *, max_wait: float = 0.0) -> None:
         self._inner = inner
         self._stats = stats
+        self._max_wait = max_wait
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         try:
-            full = _queue_full(self._inner)
+            full = _wait_for_room(self._inner, self._max_wait)
             with _count_lock:
                 self._stats.submitted += 1
                 if full:

@@ -155,6 +155,31 @@ def test_wrong_length_ids_give_partial_success_and_store_the_rest(pipeline: Pipe
     assert pipeline.client.query(f"SELECT Body FROM {LOGS}").result_rows == [("fine",)]
 
 
+def test_timestamps_past_datetime64_range_are_rejected_not_fatal(pipeline: Pipeline) -> None:
+    """A valid-OTLP uint64 timestamp past 2262 cannot be stored: reject that item, keep the rest."""
+    late_span = span("too late")
+    late_span.start_time_unix_nano = 2**64 - 1
+    late_event = span("late event", span_id=b"\x04" * 8)
+    late_event.events.add(time_unix_nano=2**63, name="e")
+    request = traces_request(span("on time", span_id=b"\x05" * 8), late_span, late_event)
+    resp = _post(pipeline, "/v1/traces", request.SerializeToString(), PB)
+    assert resp.status_code == 200
+    parsed = ExportTraceServiceResponse.FromString(resp.content)
+    assert parsed.partial_success.rejected_spans == 2
+    assert "DateTime64(9) range" in parsed.partial_success.error_message
+    logs = logs_request(
+        LogRecord(time_unix_nano=START_NS, body=kv("", string_value="fine").value),
+        LogRecord(time_unix_nano=2**64 - 1, body=kv("", string_value="late").value),
+    )
+    parsed_logs = ExportLogsServiceResponse.FromString(
+        _post(pipeline, "/v1/logs", logs.SerializeToString(), PB).content
+    )
+    assert parsed_logs.partial_success.rejected_log_records == 1
+    pipeline.flush()
+    assert _span_names(pipeline) == ["on time"]
+    assert pipeline.client.query(f"SELECT Body FROM {LOGS}").result_rows == [("fine",)]
+
+
 def test_json_partial_success_is_json(pipeline: Pipeline) -> None:
     body = json_traces(trace_id="abcd")
     resp = _post(pipeline, "/v1/traces", json.dumps(body).encode(), JSON_CT)

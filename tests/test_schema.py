@@ -44,7 +44,7 @@ def _exporter_row(
 
 def test_apply_is_idempotent_and_versioned(ch_client: Client, base_settings: Settings) -> None:
     settings = replace(base_settings, database=ch_client.database or "")
-    assert applied_versions(ch_client, settings) == {LATEST_VERSION}
+    assert applied_versions(ch_client, settings) == set(range(1, LATEST_VERSION + 1))
     assert apply_schema(ch_client, settings) == []
     tables = {r[0] for r in ch_client.query("SHOW TABLES").result_rows}
     for table in (
@@ -189,3 +189,31 @@ def test_cluster_ddl_is_replicated_and_distributed() -> None:
     assert f"ENGINE = Distributed(prod, connlog, {n.TRACES}_local, cityHash64(TraceId))" in text
     # Views write through the Distributed tables, so rows are sharded by trace.
     assert f"TO connlog.{n.TRACES} AS" in text
+
+
+def test_version_1_database_is_upgraded_to_the_dedup_window(base_settings: Settings) -> None:
+    """A database created before migration 2 gets it on the next apply, and only once."""
+    from collector.schema import migrate
+    from collector.store import connect
+
+    settings = replace(base_settings, database="t_upgrade")
+    client = connect(settings)
+    try:
+        client.command(ddl.migrations_table(settings))
+        for stmt in migrate.MIGRATIONS[0].statements(settings):
+            client.command(stmt)
+        client.insert(n.MIGRATIONS, [[1, "initial schema"]], column_names=["version", "name"])
+        assert apply_schema(client, settings) == ["migration 2: deduplication window for idempotent replays"]
+        assert applied_versions(client, settings) == {1, 2}
+        windows = client.query(
+            "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase()"
+            " AND engine LIKE '%MergeTree' AND name != {m:String}",
+            parameters={"m": n.MIGRATIONS},
+        ).result_rows
+        assert len(windows) == len(ddl.STORAGE_TABLES)
+        for name, create in windows:
+            assert f"non_replicated_deduplication_window = {ddl.DEDUP_WINDOW}" in create, name
+        assert apply_schema(client, settings) == []
+    finally:
+        client.command("DROP DATABASE IF EXISTS t_upgrade SYNC")
+        client.close()

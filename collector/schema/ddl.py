@@ -372,6 +372,23 @@ def initial_schema(settings: Settings) -> list[str]:
     return stmts
 
 
+# Inserts carry a deterministic `insert_deduplication_token` per batch (the collector's
+# write-ahead log replays a batch with the same token), so a replay after a crash or a lost
+# acknowledgement adds no rows. Non-replicated MergeTree tables only deduplicate within this
+# window of recent blocks (Replicated tables use `replicated_deduplication_window`).
+DEDUP_WINDOW: Final = 1000
+
+
+def dedup_window(settings: Settings) -> list[str]:
+    """Migration 2: keep a deduplication window on every storage table."""
+    t = target_of(settings)
+    return [
+        f"ALTER TABLE {t.q(t.storage_name(table.name))}{t.on_cluster}"
+        f" MODIFY SETTING non_replicated_deduplication_window = {DEDUP_WINDOW}"
+        for table in STORAGE_TABLES
+    ]
+
+
 def migrations_table(settings: Settings) -> str:
     t = target_of(settings)
     return (

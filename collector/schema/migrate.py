@@ -26,7 +26,10 @@ class Migration:
     statements: Callable[[Settings], list[str]]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", ddl.initial_schema),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", ddl.initial_schema),
+    Migration(2, "deduplication window for idempotent replays", ddl.dedup_window),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version
 

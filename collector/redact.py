@@ -1,0 +1,172 @@
+"""Server-side redaction: the SDK's `Redactor` applied to every decoded batch.
+
+Why on the server too: not every sender is our SDK (the OTel Collector, other SDKs, a
+curl in an incident), and secrets must never reach storage — including the WAL, which is
+why this runs as the `BatchTransform` in the request thread, before anything is queued or
+written. One implementation (`instrumentation.redaction.Redactor`), so the SDK and the
+collector agree on what a secret looks like.
+
+Each attribute goes through the rule its key implies: header attributes by header name,
+bodies by content type, URLs by URL rules, attributes whose own key is sensitive
+(`password`, `api_key`) wholesale, and everything else (span names, status messages,
+exception messages and stack traces, log bodies) as free text. Values that the SDK
+already redacted pass unchanged (the rules are idempotent).
+
+Registered secret *values* cannot be guessed server-side: list them in
+`CONNLOG_REDACT_SECRETS` (comma- or newline-separated) or in a file named by
+`CONNLOG_REDACT_SECRETS_FILE` (one per line).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+from collector.batch import BatchTransform, ColumnBatch
+from instrumentation import semconv as sc
+from instrumentation.redaction import RedactionConfig, Redactor
+
+ENV_SECRETS: Final = "CONNLOG_REDACT_SECRETS"
+ENV_SECRETS_FILE: Final = "CONNLOG_REDACT_SECRETS_FILE"
+
+_URL_KEYS: Final = frozenset({sc.URL_FULL, "http.url", "url.original", sc.FAULT_URL, "http.target"})
+_BODY_KEYS: Final = {
+    sc.HTTP_REQUEST_BODY: (
+        sc.HTTP_REQUEST_CONTENT_TYPE,
+        sc.HTTP_REQUEST_BODY_TRUNCATED,
+        "http.request.header.",
+    ),
+    sc.HTTP_RESPONSE_BODY: (
+        sc.HTTP_RESPONSE_CONTENT_TYPE,
+        sc.HTTP_RESPONSE_BODY_TRUNCATED,
+        "http.response.header.",
+    ),
+}
+_HEADER_PREFIXES: Final = (sc.HTTP_REQUEST_HEADER_PREFIX, sc.HTTP_RESPONSE_HEADER_PREFIX)
+# Free text can only hold something the text rules catch if it has one of these.
+_MAYBE_SECRET: Final = re.compile(r"[=:@]|bearer|basic|token", re.IGNORECASE)
+_CACHE_MAX: Final = 50_000
+
+_SPAN_MAPS: Final = ("SpanAttributes", "ResourceAttributes")
+_SPAN_MAP_LISTS: Final = ("Events.Attributes", "Links.Attributes")
+_SPAN_TEXT: Final = ("SpanName", "StatusMessage")
+_LOG_MAPS: Final = ("LogAttributes", "ResourceAttributes", "ScopeAttributes")
+_LOG_TEXT: Final = ("Body",)
+
+
+def secrets_from_env(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+    """Registered secret values from `CONNLOG_REDACT_SECRETS` and `CONNLOG_REDACT_SECRETS_FILE`."""
+    values = re.split(r"[,\n]", env.get(ENV_SECRETS, ""))
+    path = env.get(ENV_SECRETS_FILE, "")
+    if path:
+        values += Path(path).read_text(encoding="utf-8").splitlines()
+    return tuple(v.strip() for v in values if v.strip())
+
+
+class ServerRedaction:
+    """A `BatchTransform`: returns the batch with every secret-bearing value redacted.
+
+    Maps are replaced, never mutated (rows of one resource share one dict), and each
+    distinct map object is redacted once per batch.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self._text_cache: dict[str, str] = {}
+
+    def __call__(self, batch: ColumnBatch) -> ColumnBatch:
+        maps: tuple[str, ...]
+        map_lists: tuple[str, ...]
+        texts: tuple[str, ...]
+        if batch.signal == "spans":
+            maps, map_lists, texts = _SPAN_MAPS, _SPAN_MAP_LISTS, _SPAN_TEXT
+        else:
+            maps, map_lists, texts = _LOG_MAPS, (), _LOG_TEXT
+        seen: dict[int, dict[str, str]] = {}
+        for name in maps:
+            col = batch.column(name)
+            col[:] = [self._map_once(m, seen) for m in col]
+        for name in map_lists:
+            col = batch.column(name)
+            col[:] = [[self._map_once(m, seen) for m in ms] if ms else ms for ms in col]
+        for name in texts:
+            col = batch.column(name)
+            col[:] = [self.text(v) for v in col]
+        return batch
+
+    def _map_once(self, attrs: dict[str, str], seen: dict[int, dict[str, str]]) -> dict[str, str]:
+        key = id(attrs)
+        done = seen.get(key)
+        if done is None:
+            done = seen[key] = self.attributes(attrs)
+        return done
+
+    def attributes(self, attrs: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] | None = None
+        for k, v in attrs.items():
+            new = self.value(k, v, attrs)
+            if new != v:
+                if out is None:
+                    out = dict(attrs)
+                out[k] = new
+        return attrs if out is None else out
+
+    def value(self, key: str, value: str, attrs: Mapping[str, str]) -> str:
+        """The storable form of attribute `key`'s `value` (`attrs`: its siblings)."""
+        if not value:
+            return value
+        r = self.redactor
+        for prefix in _HEADER_PREFIXES:
+            if key.startswith(prefix):
+                return r.header(key[len(prefix) :], value)
+        body = _BODY_KEYS.get(key)
+        if body is not None:
+            ctype_key, truncated_key, header_prefix = body
+            ctype = attrs.get(ctype_key) or attrs.get(header_prefix + "content-type") or ""
+            return r.body(value, ctype, complete=attrs.get(truncated_key, "false") != "true")
+        if key in _URL_KEYS:
+            return r.url(value)
+        if key == sc.URL_QUERY:
+            return r.query(value)
+        if r.is_sensitive_key(key) and not value.startswith("[REDACTED"):
+            return sc.redacted("key:" + key.lower()[:64])
+        return self.text(value)
+
+    def text(self, value: str) -> str:
+        if not value:
+            return value
+        cached = self._text_cache.get(value)
+        if cached is not None:
+            return cached
+        out = self.redactor.secrets(value)
+        if _MAYBE_SECRET.search(out):
+            out = self.redactor.text(out)
+        if len(value) <= 256:  # short values repeat (names, statuses); long ones rarely do
+            if len(self._text_cache) >= _CACHE_MAX:
+                self._text_cache.clear()
+            self._text_cache[value] = out
+        return out
+
+
+def default_redaction(env: Mapping[str, str] = os.environ) -> ServerRedaction:
+    """Built-in rules plus the registered secrets configured in the environment."""
+    return ServerRedaction(Redactor(RedactionConfig(secrets=secrets_from_env(env))))
+
+
+def chain(*transforms: BatchTransform | None) -> BatchTransform | None:
+    """One transform applying each given one in order (None entries skipped)."""
+    steps = [t for t in transforms if t is not None]
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+
+    def run(batch: ColumnBatch) -> ColumnBatch:
+        for step in steps:
+            batch = step(batch)
+        return batch
+
+    return run
