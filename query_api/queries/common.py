@@ -1,0 +1,128 @@
+"""Pieces every query needs: time windows, a run's time bounds, counters, id checks.
+
+Drill-downs into one run first read `otel_traces_trace_id_ts` (sorted by TraceId: a
+primary-key look-up) for the run's connector and time range, so the following read of
+`otel_traces` prunes by (ServiceName, Role, hour) to a few granules instead of scanning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from collector.schema import names as n
+from instrumentation import semconv as sc
+from query_api.db import fetch
+from query_api.errors import invalid
+from query_api.scope import Scope
+from query_api.sqlbuild import Conditions, Params, ts_param
+from query_api.timeutil import NS, now_ns
+
+DEFAULT_WINDOW_NS = 24 * 3600 * NS  # lists without `from` look at the last 24 hours
+MAX_PAGE = 500
+DEFAULT_PAGE = 50
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+
+def trace_id(value: str, field: str = "run_id") -> str:
+    v = value.strip().lower()
+    if not _HEX32.match(v):
+        raise invalid(field, "must be a trace id: 32 hexadecimal characters")
+    return v
+
+
+def span_id(value: str, field: str = "span_id") -> str:
+    v = value.strip().lower()
+    if not _HEX16.match(v):
+        raise invalid(field, "must be a span id: 16 hexadecimal characters")
+    return v
+
+
+def is_trace_id(value: str) -> bool:
+    return bool(_HEX32.match(value.strip().lower()))
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """[start, end) in nanoseconds; end None means open-ended (include future clock skew)."""
+
+    start_ns: int
+    end_ns: int | None = None
+
+    @classmethod
+    def resolve(
+        cls, start_ns: int | None, end_ns: int | None, default_window_ns: int = DEFAULT_WINDOW_NS
+    ) -> TimeRange:
+        """Fill a missing start with `end - window` (end defaults to now); reject inverted ranges."""
+        if start_ns is not None and end_ns is not None and start_ns >= end_ns:
+            raise invalid("from", "must be earlier than `to`")
+        if start_ns is None:
+            start_ns = max((end_ns if end_ns is not None else now_ns()) - default_window_ns, 0)
+        return cls(start_ns, end_ns)
+
+    def apply(self, where: Conditions, column: str = n.C_TIMESTAMP) -> None:
+        where.add(f"{column} >= {ts_param(where.params, self.start_ns)}")
+        if self.end_ns is not None:
+            where.add(f"{column} < {ts_param(where.params, self.end_ns)}")
+
+
+@dataclass(frozen=True)
+class TraceBounds:
+    trace_id: str
+    services: tuple[str, ...]  # the connectors (services) of the trace the caller may see
+    start_ns: int
+    end_ns: int
+
+    def apply(self, where: Conditions) -> None:
+        """Restrict `otel_traces` rows to this trace using its sort key and time range."""
+        where.in_(n.C_SERVICE_NAME, self.services)
+        where.add(f"{n.C_TIMESTAMP} >= {ts_param(where.params, self.start_ns)}")
+        where.add(f"{n.C_TIMESTAMP} < {ts_param(where.params, self.end_ns)}")
+        where.eq(n.C_TRACE_ID, self.trace_id)
+
+
+def trace_bounds(client: Client, tid: str, scope: Scope) -> TraceBounds | None:
+    """The connector and time range of a trace, or None if unknown or outside the caller's scope."""
+    params = Params()
+    rows = fetch(
+        client,
+        f"SELECT groupUniqArray({n.C_SERVICE_NAME}), toUnixTimestamp(min({n.C_START})),"
+        f" toUnixTimestamp(max({n.C_END})),"
+        f" count() FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = {params.bind(tid, 'String')}",
+        params.values,
+        label="trace_bounds",
+    )
+    if not rows or not rows[0][3]:
+        return None
+    services, start_s, end_s, _ = rows[0]
+    visible = tuple(sorted(str(s) for s in services if scope.allows(str(s))))
+    if not visible:
+        return None
+    # End is already max(start)+1s; one more second covers sub-second rounding of Start.
+    return TraceBounds(tid, visible, (int(start_s) - 1) * NS, (int(end_s) + 1) * NS)
+
+
+def counter_exprs(prefix_agg: str = "", cond: str = "") -> str:
+    """SELECT expressions for the seven counters, e.g. `anyIf(toUInt64OrZero(...), cond)`."""
+    parts = []
+    for c in sc.Counter:
+        expr = f"toUInt64OrZero({n.C_SPAN_ATTRIBUTES}['{sc.count_key(c)}'])"
+        parts.append(f"{prefix_agg}If({expr}, {cond})" if prefix_agg else expr)
+    return ", ".join(parts)
+
+
+COUNTER_NAMES = tuple(c.value for c in sc.Counter)
+
+
+def counters_of(values: tuple[Any, ...] | list[Any]) -> dict[str, int]:
+    return {name: int(v or 0) for name, v in zip(COUNTER_NAMES, values, strict=True)}
+
+
+def attr(key: str) -> str:
+    """`SpanAttributes['key']` for a semconv key (keys are constants, never user input)."""
+    return f"{n.C_SPAN_ATTRIBUTES}['{key}']"

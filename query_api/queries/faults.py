@@ -1,0 +1,226 @@
+"""Root faults: the `exception` span events where failures started, across runs or in one run.
+
+An exception that propagates through several instrumented spans is recorded on each of
+them with the same type and message; the root is the earliest one, so events are
+deduplicated per (run, type, message) keeping the first. Only spans that carry an
+exception event are expanded (ARRAY JOIN after a `has(Events.Name, ...)` filter), and
+response headers are read from the payload table only for admin keys.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from dataclasses import dataclass
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from collector.schema import names as n
+from instrumentation import semconv as sc
+from query_api import cursor as cur
+from query_api.db import fetch
+from query_api.models import Fault, FaultGroups, FaultPage, GroupCount
+from query_api.queries.common import DEFAULT_PAGE, TimeRange, TraceBounds
+from query_api.queries.status_filter import StatusFilter
+from query_api.scope import Scope
+from query_api.sqlbuild import Conditions, Params
+from query_api.timeutil import iso
+
+SHORT_MESSAGE = 65
+
+
+@dataclass(frozen=True)
+class FaultFilters:
+    time: TimeRange
+    connector: str | None = None
+    run_id: str | None = None
+    cause: str | None = None
+    host: str | None = None
+    status: StatusFilter | None = None
+    type: str | None = None
+    cursor: str | None = None
+    limit: int = DEFAULT_PAGE
+
+
+def _ev(key: str) -> str:
+    return f"ev_attrs['{key}']"
+
+
+# Deduplicated root faults with their derived fields; `{where}` filters spans.
+_ROOTS = f"""
+SELECT
+    {n.C_TRACE_ID} AS run_id, {n.C_SPAN_ID} AS span_id, {n.C_SERVICE_NAME} AS connector,
+    toUnixTimestamp64Nano(ev_ts) AS ts_ns,
+    {_ev(sc.EXCEPTION_TYPE)} AS type,
+    if({_ev(sc.FAULT_URL)} != '', {_ev(sc.FAULT_URL)}, {n.C_HTTP_URL}) AS uri,
+    if({n.C_HTTP_HOST} != '', {n.C_HTTP_HOST}, domain(uri)) AS host,
+    if({_ev(sc.EXCEPTION_MESSAGE)} != '', {_ev(sc.EXCEPTION_MESSAGE)}, {n.C_STATUS_MESSAGE}) AS message,
+    if(toUInt16OrZero({_ev(sc.FAULT_STATUS_CODE)}) > 0, toUInt16OrZero({_ev(sc.FAULT_STATUS_CODE)}),
+       {n.C_HTTP_STATUS}) AS status_code,
+    if({n.C_FAILURE_CAUSE} != '', {n.C_FAILURE_CAUSE}, {_ev(sc.FAILURE_CAUSE)}) AS cause
+FROM {n.TRACES}
+ARRAY JOIN `{n.C_EVENTS_TIMESTAMP}` AS ev_ts, `{n.C_EVENTS_NAME}` AS ev_name, `{n.C_EVENTS_ATTRIBUTES}` AS ev_attrs
+{{where}}
+ORDER BY ts_ns ASC, span_id ASC
+LIMIT 1 BY run_id, type, message
+"""
+
+
+def _base_where(params: Params, scope: Scope) -> Conditions:
+    where = Conditions(params)
+    scope.apply(where)
+    where.add(f"has(`{n.C_EVENTS_NAME}`, '{sc.EXCEPTION_EVENT}')")
+    where.add(f"ev_name = '{sc.EXCEPTION_EVENT}'")
+    return where
+
+
+def _outer(f: FaultFilters, params: Params) -> Conditions:
+    outer = Conditions(params)
+    if f.cause is not None:
+        outer.eq("cause", f.cause)
+    if f.host is not None:
+        outer.eq("host", f.host)
+    if f.type is not None:
+        outer.eq("type", f.type)
+    if f.status is not None:
+        f.status.apply(outer, "status_code")
+    return outer
+
+
+def _fault(row: tuple[Any, ...], headers: dict[tuple[str, str], dict[str, str]] | None) -> Fault:
+    run_id, span_id, connector, ts_ns, type_, uri, host, message, status_code, cause = row
+    return Fault(
+        run_id=run_id,
+        span_id=span_id,
+        connector=connector,
+        timestamp=iso(ts_ns),
+        timestamp_ns=int(ts_ns),
+        type=type_,
+        uri=uri,
+        host=host,
+        message_short=message if len(message) <= SHORT_MESSAGE else message[: SHORT_MESSAGE - 1] + "…",
+        message=message,
+        status_code=int(status_code) or None,
+        cause=cause,
+        response_headers=None if headers is None else headers.get((run_id, span_id), {}),
+    )
+
+
+def _response_headers(client: Client, rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], dict[str, str]]:
+    """Response headers of each fault's failed call: the fault span itself or its failed HTTP child."""
+    if not rows:
+        return {}
+    params = Params()
+    services = sorted({r[2] for r in rows})
+    traces = sorted({r[0] for r in rows})
+    spans = sorted({r[1] for r in rows})
+    where = Conditions(params)
+    where.in_(n.C_SERVICE_NAME, services)
+    where.in_(n.C_TRACE_ID, traces)
+    where.add(
+        f"{n.C_SPAN_ID} IN {params.bind(spans, 'Array(String)')}"
+        f" OR ({n.C_ROLE} IN ('{sc.Role.HTTP.value}', '{sc.Role.WEBHOOK.value}')"
+        f" AND {n.C_PARENT_SPAN_ID} IN {params.bind(spans, 'Array(String)')} AND {n.C_HTTP_STATUS} >= 400)"
+    )
+    where.add(
+        f"{n.C_TIMESTAMP} >= fromUnixTimestamp64Nano({params.bind(min(int(r[3]) for r in rows) - 3600 * 10**9, 'Int64')}, 'UTC')"
+    )
+    links = fetch(
+        client,
+        f"SELECT {n.C_TRACE_ID}, {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID} FROM {n.TRACES} {where.sql()}"
+        f" ORDER BY {n.C_TIMESTAMP}",
+        params.values,
+        label="fault_calls",
+    )
+    # fault (trace, span) -> the call span holding the response (last failed child wins).
+    owner: dict[tuple[str, str], tuple[str, str]] = {}
+    wanted = {(r[0], r[1]) for r in rows}
+    for tid, sid, parent in links:
+        if (tid, sid) in wanted:
+            owner.setdefault((tid, sid), (tid, sid))
+        if (tid, parent) in wanted:
+            owner[(tid, parent)] = (tid, sid)
+    if not owner:
+        return {}
+    params = Params()
+    where = Conditions(params)
+    where.in_(n.C_SERVICE_NAME, services)
+    where.in_(n.C_TRACE_ID, traces)
+    where.in_(n.C_SPAN_ID, sorted({s for _, s in owner.values()}))
+    payload = {
+        (tid, sid): dict(h)
+        for tid, sid, h in fetch(
+            client,
+            f"SELECT {n.C_TRACE_ID}, {n.C_SPAN_ID}, {n.C_RESPONSE_HEADERS} FROM {n.PAYLOADS} {where.sql()}",
+            params.values,
+            label="fault_headers",
+        )
+    }
+    return {fault: payload.get(call, {}) for fault, call in owner.items()}
+
+
+def faults_of_trace(client: Client, bounds: TraceBounds, scope: Scope) -> list[Fault]:
+    """Root faults of one run, oldest first."""
+    params = Params()
+    where = _base_where(params, scope)
+    bounds.apply(where)
+    rows = fetch(client, _ROOTS.format(where=where.sql()), params.values, label="run_faults")
+    headers = _response_headers(client, rows) if scope.payloads else None
+    return [_fault(r, headers) for r in rows]
+
+
+def list_faults(client: Client, f: FaultFilters, scope: Scope) -> FaultPage:
+    """Root faults across runs, newest first, with counts per cause, host and status."""
+    params = Params()
+    where = _base_where(params, scope)
+    if f.connector is not None:
+        where.eq(n.C_SERVICE_NAME, f.connector)
+    if f.run_id is not None:
+        where.eq(n.C_TRACE_ID, f.run_id)
+    f.time.apply(where)
+    inner = _ROOTS.format(where=where.sql())
+    outer = _outer(f, params)
+    group_rows = fetch(
+        client,
+        f"SELECT cause, host, status_code, count() FROM ({inner}) {outer.sql()} GROUP BY cause, host, status_code",
+        params.values,
+        label="fault_groups",
+    )
+    if f.cursor:
+        c_ns, c_run, c_span = cur.decode("faults", f.cursor, (int, str, str))
+        outer.add(
+            f"(ts_ns, run_id, span_id) < ({params.bind(c_ns, 'Int64')}, {params.bind(c_run, 'String')},"
+            f" {params.bind(c_span, 'String')})"
+        )
+    rows = fetch(
+        client,
+        f"SELECT * FROM ({inner}) {outer.sql()} ORDER BY ts_ns DESC, run_id DESC, span_id DESC"
+        f" LIMIT {params.bind(f.limit + 1, 'UInt32')}",
+        params.values,
+        label="list_faults",
+    )
+    page = rows[: f.limit]
+    headers = _response_headers(client, page) if scope.payloads else None
+    items = [_fault(r, headers) for r in page]
+    nxt = (
+        cur.encode("faults", [items[-1].timestamp_ns, items[-1].run_id, items[-1].span_id])
+        if len(rows) > f.limit
+        else None
+    )
+    by_cause: Tally[str] = Tally()
+    by_host: Tally[str] = Tally()
+    by_status: Tally[str] = Tally()
+    for cause, host, status, count in group_rows:
+        by_cause[cause or "unknown"] += int(count)
+        by_host[host or "unknown"] += int(count)
+        by_status[str(status) if status else "none"] += int(count)
+
+    def groups(t: Tally[str]) -> list[GroupCount]:
+        return [GroupCount(key=k, count=v) for k, v in sorted(t.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    return FaultPage(
+        items=items,
+        next_cursor=nxt,
+        limit=f.limit,
+        groups=FaultGroups(by_cause=groups(by_cause), by_host=groups(by_host), by_status=groups(by_status)),
+    )

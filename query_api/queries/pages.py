@@ -1,0 +1,123 @@
+"""Pages of one step, each with the HTTP calls that fetched it (retries included).
+
+Page spans carry counters; method, URL, status, retry count and rate-limit headroom come
+from their HTTP child calls: the last call is the one whose answer was used, earlier ones
+(or `http.request.resend_count`) are retries. Both reads stay inside the run's bounds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from collector.schema import names as n
+from instrumentation import semconv as sc
+from query_api import cursor as cur
+from query_api.db import fetch
+from query_api.errors import not_found
+from query_api.models import Counters, Page, PageRow
+from query_api.queries.common import (
+    DEFAULT_PAGE,
+    TraceBounds,
+    attr,
+    counter_exprs,
+    counters_of,
+    trace_bounds,
+)
+from query_api.scope import Scope
+from query_api.sqlbuild import Conditions, Params, ns_expr
+from query_api.timeutil import iso, ms
+
+_CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
+
+
+def list_pages(
+    client: Client,
+    run_id: str,
+    step_id: str,
+    scope: Scope,
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> Page[PageRow]:
+    """Pages of `step_id` in page order (start time, then span id)."""
+    bounds = trace_bounds(client, run_id, scope)
+    if bounds is None:
+        raise not_found(f"run {run_id}")
+    params = Params()
+    where = Conditions(params)
+    bounds.apply(where)
+    where.eq(n.C_ROLE, sc.Role.PAGE.value)
+    where.eq(n.C_PARENT_SPAN_ID, step_id)
+    if cursor:
+        c_ns, c_id = cur.decode("pages", cursor, (int, str))
+        where.add(
+            f"({ns_expr(n.C_TIMESTAMP)}, {n.C_SPAN_ID}) > ({params.bind(c_ns, 'Int64')}, {params.bind(c_id, 'String')})"
+        )
+    pages = fetch(
+        client,
+        f"SELECT {n.C_SPAN_ID}, toUInt32OrNull({attr(sc.PAGE_NUMBER)}), {attr(sc.PAGE_CURSOR)},"
+        f" {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}, {n.C_STATUS_CODE}, {n.C_RATE_LIMITED}, {n.C_FAILURE_CAUSE},"
+        f" {counter_exprs()} FROM {n.TRACES} {where.sql()}"
+        f" ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID} LIMIT {params.bind(limit + 1, 'UInt32')}",
+        params.values,
+        label="pages",
+    )
+    page_rows = pages[:limit]
+    calls = _calls_of(client, bounds_where=bounds, page_ids=[p[0] for p in page_rows])
+    items = [_page(step_id, row, calls.get(row[0], [])) for row in page_rows]
+    nxt = cur.encode("pages", [items[-1].start_ns, items[-1].page_id]) if len(pages) > limit else None
+    return Page[PageRow](items=items, next_cursor=nxt, limit=limit)
+
+
+def _calls_of(
+    client: Client, *, bounds_where: TraceBounds, page_ids: list[str]
+) -> dict[str, list[tuple[Any, ...]]]:
+    if not page_ids:
+        return {}
+    params = Params()
+    where = Conditions(params)
+    bounds_where.apply(where)
+    where.in_(n.C_ROLE, _CALL_ROLES)
+    where.in_(n.C_PARENT_SPAN_ID, page_ids)
+    rows = fetch(
+        client,
+        f"SELECT {n.C_PARENT_SPAN_ID}, {n.C_HTTP_METHOD}, {n.C_HTTP_URL}, {n.C_HTTP_STATUS},"
+        f" toUInt32OrZero({attr(sc.HTTP_REQUEST_RESEND_COUNT)}), toInt64OrNull({attr(sc.RATELIMIT_REMAINING)}),"
+        f" {n.C_RATE_LIMITED} FROM {n.TRACES} {where.sql()} ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID}",
+        params.values,
+        label="page_calls",
+    )
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        out[row[0]].append(row[1:])
+    return out
+
+
+def _page(step_id: str, row: tuple[Any, ...], calls: list[tuple[Any, ...]]) -> PageRow:
+    sid, number, page_cursor, start_ns, dur, status, rate_limited, cause, *counters = row
+    last = calls[-1] if calls else ("", "", 0, 0, None, False)
+    method, url, http_status, _, _, _ = last
+    retries = max([len(calls) - 1, *[int(c[3]) for c in calls]]) if calls else 0
+    remaining = next((int(c[4]) for c in reversed(calls) if c[4] is not None), None)
+    return PageRow(
+        page_id=sid,
+        step_id=step_id,
+        number=None if number is None else int(number),
+        cursor=page_cursor,
+        start=iso(start_ns),
+        start_ns=int(start_ns),
+        duration_ms=ms(dur) or 0.0,
+        status=status,
+        method=method,
+        url=url,
+        http_status=int(http_status) or None,
+        retry_count=retries,
+        call_count=len(calls),
+        rate_limited=bool(rate_limited) or any(bool(c[5]) for c in calls),
+        ratelimit_remaining=remaining,
+        counters=Counters(**counters_of(counters)),
+        failure_cause=cause,
+    )

@@ -1,0 +1,184 @@
+"""Search: which runs mention a value, or which spans of one run match it.
+
+Without a scope, each source is an index read, never a payload scan:
+- record ids and job ids: `connector_search_index`, sorted by (Value, Timestamp), so
+  "runs that touched record X in the last 30 days" is a primary-key range read;
+- URL fragments: `HttpUrl LIKE` on the http/webhook roles, pruned by the ngram skip index;
+- error text: `hasToken(StatusMessage, ...)` per word, pruned by the token skip index;
+- a run id: the trace-id lookup table.
+With `scope=<run_id>`, the run's spans are read within its bounds and matched on ids,
+step name, URL and status message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from clickhouse_connect.driver.client import Client
+
+from collector.schema import names as n
+from instrumentation import semconv as sc
+from query_api.db import fetch
+from query_api.errors import invalid, not_found
+from query_api.models import RunHit, SearchResult, SpanHit
+from query_api.queries.common import TimeRange, is_trace_id, trace_bounds
+from query_api.queries.runs import RunFilters, list_runs
+from query_api.scope import Scope
+from query_api.sqlbuild import Conditions, Params, like_contains, ns_expr
+from query_api.timeutil import NS, iso
+
+MAX_RUNS = 200
+MIN_FRAGMENT = 3  # the ngram index has n=3: shorter URL fragments would scan
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_ROLE_KIND = {
+    sc.Role.STEP.value: "step",
+    sc.Role.PAGE.value: "page",
+    sc.Role.ENTITY.value: "entity",
+    sc.Role.HTTP.value: "call",
+    sc.Role.WEBHOOK.value: "call",
+    sc.Role.RUN.value: "run",
+}
+
+
+def _index_hits(client: Client, q: str, time: TimeRange, scope: Scope) -> dict[str, set[str]]:
+    params = Params()
+    where = Conditions(params)
+    where.eq(n.C_VALUE, q)
+    where.add(f"{n.C_TIMESTAMP} >= toDateTime({params.bind(time.start_ns // NS, 'Int64')}, 'UTC')")
+    if time.end_ns is not None:
+        where.add(f"{n.C_TIMESTAMP} <= toDateTime({params.bind(time.end_ns // NS + 1, 'Int64')}, 'UTC')")
+    scope.apply(where)
+    out: dict[str, set[str]] = defaultdict(set)
+    for tid, field in fetch(
+        client,
+        f"SELECT DISTINCT {n.C_TRACE_ID}, {n.C_FIELD} FROM {n.SEARCH_INDEX} {where.sql()} LIMIT 10000",
+        params.values,
+        label="search_index",
+    ):
+        out[tid].add(str(field))
+    return out
+
+
+def _trace_hits(client: Client, where: Conditions, label: str) -> set[str]:
+    rows = fetch(
+        client,
+        f"SELECT DISTINCT {n.C_TRACE_ID} FROM {n.TRACES} {where.sql()} LIMIT {MAX_RUNS}",
+        where.params.values,
+        label=label,
+    )
+    return {str(r[0]) for r in rows}
+
+
+def _span_hits(client: Client, q: str, time: TimeRange, scope: Scope) -> dict[str, set[str]]:
+    """URL fragments on call spans and words of error messages, each its own index-pruned read."""
+    out: dict[str, set[str]] = defaultdict(set)
+    if len(q) >= MIN_FRAGMENT:
+        where = Conditions(Params())
+        where.in_(n.C_ROLE, [sc.Role.HTTP.value, sc.Role.WEBHOOK.value])
+        scope.apply(where)
+        time.apply(where)
+        where.add(f"{n.C_HTTP_URL} LIKE {where.params.bind(like_contains(q), 'String')}")
+        for tid in _trace_hits(client, where, "search_url"):
+            out[tid].add("url")
+    tokens = _TOKEN.findall(q)
+    if tokens:
+        where = Conditions(Params())
+        scope.apply(where)
+        time.apply(where)
+        where.add(f"{n.C_STATUS_CODE} = 'Error'")
+        for token in tokens[:8]:
+            # hasToken is what the token bloom index answers; it is case-sensitive, so the
+            # usual spellings of the word are OR-ed (the index handles OR).
+            variants = sorted({token, token.lower(), token.capitalize(), token.upper()})
+            where.add(
+                " OR ".join(
+                    f"hasToken({n.C_STATUS_MESSAGE}, {where.params.bind(v, 'String')})" for v in variants
+                )
+            )
+        for tid in _trace_hits(client, where, "search_error"):
+            out[tid].add("error")
+    return out
+
+
+def _span_of(client: Client, ids: list[str]) -> TimeRange:
+    """The time range covering these runs, from the trace-id lookup table (key look-ups)."""
+    params = Params()
+    rows = fetch(
+        client,
+        f"SELECT toUnixTimestamp(min({n.C_START})), toUnixTimestamp(max({n.C_END})) FROM {n.TRACE_ID_TS}"
+        f" WHERE {n.C_TRACE_ID} IN {params.bind(ids, 'Array(String)')}",
+        params.values,
+        label="search_bounds",
+    )
+    start_s, end_s = rows[0]
+    return TimeRange(max(int(start_s) - 1, 0) * NS, (int(end_s) + 1) * NS)
+
+
+def search_runs(client: Client, q: str, time: TimeRange, scope: Scope) -> SearchResult:
+    """Runs whose spans mention `q`, newest first, each with how it matched."""
+    q = q.strip()
+    if not q:
+        raise invalid("q", "must not be empty")
+    matched: dict[str, set[str]] = defaultdict(set)
+    for source in (_index_hits(client, q, time, scope), _span_hits(client, q, time, scope)):
+        for tid, how in source.items():
+            matched[tid] |= how
+    if is_trace_id(q) and trace_bounds(client, q.lower(), scope) is not None:
+        matched[q.lower()].add("run_id")
+    if not matched:
+        return SearchResult(query=q, scope=None, runs=[], spans=[])
+    ids = sorted(matched)[: MAX_RUNS * 5]
+    page = list_runs(
+        client,
+        RunFilters(time=_span_of(client, ids), run_ids=tuple(ids), limit=MAX_RUNS),
+        scope,
+    )
+    runs = [RunHit(run=r, matched=sorted(matched[r.run_id])) for r in page.items]
+    return SearchResult(query=q, scope=None, runs=runs, spans=[])
+
+
+def search_in_run(client: Client, q: str, run_id: str, scope: Scope) -> SearchResult:
+    """Steps, pages, entities and calls of one run that match `q`."""
+    q = q.strip()
+    if not q:
+        raise invalid("q", "must not be empty")
+    bounds = trace_bounds(client, run_id, scope)
+    if bounds is None:
+        raise not_found(f"run {run_id}")
+    params = Params()
+    where = Conditions(params)
+    bounds.apply(where)
+    exact = params.bind(q, "String")
+    pattern = params.bind(like_contains(q), "String")
+    checks = {
+        "external_id": f"{n.C_ENTITY_EXTERNAL_ID} = {exact}",
+        "internal_id": f"{n.C_ENTITY_INTERNAL_ID} = {exact}",
+        "job_id": f"{n.C_JOB_ID} = {exact}",
+        "span_id": f"{n.C_SPAN_ID} = lower({exact})",
+        "step": f"{n.C_STEP_NAME} = {exact}",
+        "url": f"{n.C_HTTP_URL} ILIKE {pattern}",
+        "error": f"{n.C_STATUS_MESSAGE} ILIKE {pattern}",
+    }
+    where.add(" OR ".join(f"({c})" for c in checks.values()))
+    flags = ", ".join(checks.values())
+    rows = fetch(
+        client,
+        f"SELECT {n.C_ROLE}, {n.C_SPAN_ID}, {n.C_SPAN_NAME}, {ns_expr(n.C_TIMESTAMP)}, {flags}"
+        f" FROM {n.TRACES} {where.sql()} ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID} LIMIT 1000",
+        params.values,
+        label="search_in_run",
+    )
+    spans = [
+        SpanHit(
+            kind=_ROLE_KIND.get(role, role or "span"),
+            span_id=sid,
+            name=name,
+            matched=[k for k, flag in zip(checks, hits, strict=True) if flag],
+            start=iso(start),
+            start_ns=int(start),
+        )
+        for role, sid, name, start, *hits in rows
+        if role != sc.Role.RUN_START.value
+    ]
+    return SearchResult(query=q, scope=run_id, runs=[], spans=spans)

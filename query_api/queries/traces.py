@@ -1,0 +1,54 @@
+"""Every span of one trace with its offset from the trace start: the waterfall."""
+
+from __future__ import annotations
+
+from clickhouse_connect.driver.client import Client
+
+from collector.schema import names as n
+from query_api.db import fetch
+from query_api.errors import not_found
+from query_api.models import Trace, TraceSpan
+from query_api.queries.common import trace_bounds
+from query_api.scope import Scope
+from query_api.sqlbuild import Conditions, Params, ns_expr
+from query_api.timeutil import iso, ms
+
+MAX_SPANS = 20_000  # a waterfall beyond this is unreadable; the rest is cut
+
+
+def get_trace(client: Client, tid: str, scope: Scope) -> Trace:
+    bounds = trace_bounds(client, tid, scope)
+    if bounds is None:
+        raise not_found(f"trace {tid}")
+    params = Params()
+    where = Conditions(params)
+    bounds.apply(where)
+    rows = fetch(
+        client,
+        f"SELECT {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_SPAN_NAME}, {n.C_ROLE}, {n.C_SERVICE_NAME},"
+        f" {n.C_SPAN_KIND}, {n.C_STATUS_CODE}, {n.C_STATUS_MESSAGE}, {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
+        f" FROM {n.TRACES} {where.sql()} ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID} LIMIT {MAX_SPANS}",
+        params.values,
+        label="trace",
+    )
+    if not rows:
+        raise not_found(f"trace {tid}")
+    t0 = min(int(r[8]) for r in rows)
+    t1 = max(int(r[8]) + int(r[9]) for r in rows)
+    spans = [
+        TraceSpan(
+            span_id=sid,
+            parent_id=parent,
+            name=name,
+            role=role,
+            service=service,
+            kind=kind,
+            status=status,
+            status_message=message,
+            start=iso(start),
+            start_offset_ms=ms(int(start) - t0) or 0.0,
+            duration_ms=ms(dur) or 0.0,
+        )
+        for sid, parent, name, role, service, kind, status, message, start, dur in rows
+    ]
+    return Trace(trace_id=tid, start=iso(t0), duration_ms=ms(t1 - t0) or 0.0, spans=spans)

@@ -1,0 +1,1 @@
+"""FastAPI routers: thin adapters from query parameters to `query_api.queries` calls."""

@@ -1,0 +1,56 @@
+"""Traces (waterfall), search, root faults and logs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from query_api.models import FaultPage, LogRow, Page, SearchResult, Trace
+from query_api.queries.common import trace_id as _trace_id
+from query_api.queries.faults import FaultFilters, list_faults
+from query_api.queries.logs import LogFilters, list_logs
+from query_api.queries.search import search_in_run, search_runs
+from query_api.queries.traces import get_trace
+from query_api.routes.deps import RUN_ID_PATTERN, Caller, Db, Time, fault_filters, log_filters
+
+router = APIRouter()
+
+
+@router.get("/traces/{trace_id}", response_model=Trace, tags=["traces"], summary="Waterfall of a trace")
+def trace(
+    caller: Caller,
+    db: Db,
+    trace_id: Annotated[str, Path(pattern=RUN_ID_PATTERN, description="32 hex characters.")],
+) -> Trace:
+    return get_trace(db, _trace_id(trace_id, "trace_id"), caller.scope)
+
+
+@router.get("/search", response_model=SearchResult, tags=["search"], summary="Find runs or spans by value")
+def search(
+    caller: Caller,
+    db: Db,
+    time: Time,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1, max_length=500, description="Record id, job id, URL fragment, error text, run id."
+        ),
+    ],
+    scope: Annotated[str | None, Query(description="A run id: search inside that run.")] = None,
+) -> SearchResult:
+    """Without `scope`: runs in the time range (default 24h; pass `from` for more) mentioning `q`."""
+    if scope is not None:
+        return search_in_run(db, q, _trace_id(scope, "scope"), caller.scope)
+    return search_runs(db, q, time, caller.scope)
+
+
+@router.get("/faults", response_model=FaultPage, tags=["faults"], summary="Root faults across runs")
+def faults(caller: Caller, db: Db, filters: Annotated[FaultFilters, Depends(fault_filters)]) -> FaultPage:
+    """Response headers of the failed call are included for admin keys only."""
+    return list_faults(db, filters, caller.scope)
+
+
+@router.get("/logs", response_model=Page[LogRow], tags=["logs"], summary="Log records, newest first")
+def logs(caller: Caller, db: Db, filters: Annotated[LogFilters, Depends(log_filters)]) -> Page[LogRow]:
+    return list_logs(db, filters, caller.scope)
