@@ -276,6 +276,7 @@ def initial_schema(settings: Settings) -> list[str]:
         ",\n    INDEX idx_duration Duration TYPE minmax GRANULARITY 1"
         ",\n    INDEX idx_url HttpUrl TYPE ngrambf_v1(3, 8192, 3, 0) GRANULARITY 1"
         ",\n    INDEX idx_status_message StatusMessage TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 1"
+        ",\n    INDEX idx_events_name Events.Name TYPE bloom_filter(0.01) GRANULARITY 1"
     )
     stmts += _storage_table(
         t,
@@ -324,7 +325,7 @@ def initial_schema(settings: Settings) -> list[str]:
             "\n    TimestampTime DateTime DEFAULT toDateTime(Timestamp),\n    TraceId String,",
             1,
         )
-        + ",\n    Tenant LowCardinality(String)",
+        + f",\n    {n.C_LOG_TENANT} LowCardinality(String)",
         "(ServiceName, TimestampTime, Timestamp)",
         r,
         partition="toDate(TimestampTime)",
@@ -354,8 +355,8 @@ def initial_schema(settings: Settings) -> list[str]:
     stmts.append(
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {t.q(n.TRACE_ID_TS_MV)}{t.on_cluster} TO {t.q(n.TRACE_ID_TS)} AS\n"
         "SELECT TraceId, toDateTime(min(Timestamp)) AS Start, toDateTime(max(Timestamp)) + 1 AS End,"
-        " any(ServiceName) AS ServiceName\n"
-        f"FROM {t.q(n.TRACES_INGEST)}\nWHERE TraceId != ''\nGROUP BY TraceId"
+        " ServiceName\n"
+        f"FROM {t.q(n.TRACES_INGEST)}\nWHERE TraceId != ''\nGROUP BY TraceId, ServiceName"
     )
     pairs = ", ".join(f"('{field}', {_attr(key)})" for field, key in SEARCH_FIELDS)
     stmts.append(
@@ -367,7 +368,7 @@ def initial_schema(settings: Settings) -> list[str]:
     stmts.append(
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {t.q(n.LOGS_MV)}{t.on_cluster} TO {t.q(n.LOGS)} AS\n"
         f"SELECT {log_cols}, toDateTime(Timestamp) AS TimestampTime,"
-        f" ResourceAttributes['{sc.CONNECTOR_TENANT}'] AS Tenant\nFROM {t.q(n.LOGS_INGEST)}"
+        f" ResourceAttributes['{sc.CONNECTOR_TENANT}'] AS {n.C_LOG_TENANT}\nFROM {t.q(n.LOGS_INGEST)}"
     )
     return stmts
 

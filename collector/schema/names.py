@@ -134,5 +134,5 @@ C_END: Final = "End"
 C_VALUE: Final = "Value"
 C_FIELD: Final = "Field"
 
-# Logs: connector columns of `otel_logs`.
-C_LOG_ROLE: Final = "Role"
+# Logs: connector column of `otel_logs` (from the resource's `connector.tenant`).
+C_LOG_TENANT: Final = "Tenant"
