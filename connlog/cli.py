@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from connlog import cli_dashboards, cli_schema, cli_serve
+from connlog import cli_dashboards, cli_query, cli_schema, cli_serve
 
 app = typer.Typer(
     name="connlog",
@@ -18,6 +18,8 @@ app.command()(cli_serve.serve)
 app.command()(cli_serve.collector)
 app.command()(cli_serve.api)
 app.command()(cli_serve.demo)
+for _query in (cli_query.runs, cli_query.run, cli_query.calls, cli_query.search, cli_query.sql):
+    app.command()(_query)
 
 
 if __name__ == "__main__":

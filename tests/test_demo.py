@@ -57,6 +57,26 @@ def test_demo_runs_connectors_and_stores_no_secret(tmp_path: Path) -> None:
     assert result["spans"] > 30
     assert result["found"] == []
 
+    # The query commands work straight on the demo's directory once the demo has stopped.
+    def connlog(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "connlog.cli", *args, "--data-dir", str(data_dir)],
+            capture_output=True, text=True, timeout=120, env=env, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert "Warning" not in proc.stderr, proc.stderr
+        return proc.stdout
+
+    runs = connlog("runs", "--since", "1d")
+    assert all(name in runs for name in ("hubspot", "chargebee", "netsuite"))
+    hubspot_run = next(line for line in runs.splitlines() if "hubspot" in line).split("│")[2].strip()
+    tree = connlog("run", hubspot_run)
+    assert "step contacts" in tree and "step deals" in tree and "fault [shape_mismatch]" in tree
+    assert "retries 1" in tree  # the page that got a 429 and was sent again
+    assert hubspot_run in connlog("search", "c-001")
+    assert "rate_limited" in connlog("calls", "--failure-cause", "rate_limited")
+    assert "3" in connlog("sql", "SELECT count() AS runs FROM otel_traces WHERE Role = 'run'")
+
 
 def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")

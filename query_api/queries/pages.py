@@ -100,7 +100,10 @@ def _page(step_id: str, row: tuple[Any, ...], calls: list[tuple[Any, ...]]) -> P
     sid, number, page_cursor, start_ns, dur, status, rate_limited, cause, *counters = row
     last = calls[-1] if calls else ("", "", 0, 0, None, False)
     method, url, http_status, _, _, _ = last
-    retries = max([len(calls) - 1, *[int(c[3]) for c in calls]]) if calls else 0
+    # Retries: earlier sends of the request whose answer the page used (same method and URL),
+    # or the SDK's resend count; other calls under the page (look-ups per record) are not retries.
+    same = sum(1 for c in calls if (c[0], c[1]) == (method, url))
+    retries = max([same - 1, *[int(c[3]) for c in calls]]) if calls else 0
     remaining = next((int(c[4]) for c in reversed(calls) if c[4] is not None), None)
     return PageRow(
         page_id=sid,
