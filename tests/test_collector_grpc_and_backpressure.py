@@ -34,8 +34,8 @@ def channel(pipeline: Pipeline) -> Iterator[grpc.Channel]:
         yield ch
 
 
-def _ids(n: int) -> list[Any]:
-    return [span(f"s{i}", span_id=(i + 1).to_bytes(8, "big")) for i in range(n)]
+def _ids(n: int, first: int = 0) -> list[Any]:
+    return [span(f"s{i}", span_id=(i + 1).to_bytes(8, "big")) for i in range(first, first + n)]
 
 
 def test_grpc_partial_success_for_wrong_length_ids(pipeline: Pipeline, channel: grpc.Channel) -> None:
@@ -99,16 +99,18 @@ def test_backlog_full_gives_429_and_unavailable_then_recovers(pipeline_factory: 
     assert sink.waiting.wait(10)  # the writer holds 3 rows and is stuck
 
     # 3 + 3 > 5: refused, with a retry hint; nothing is queued.
+    # The refused spans are new ones (3..5): a retry of identical span ids would be a
+    # duplicate, which the storage tables' deduplication window rightly drops.
     second = httpx.post(
         url,
-        content=gzip.compress(traces_request(*_ids(3)).SerializeToString()),
+        content=gzip.compress(traces_request(*_ids(3, first=3)).SerializeToString()),
         headers={**headers, "Content-Encoding": "gzip"},
     )
     assert second.status_code == 429
     assert second.headers["Retry-After"] == "2"
     with grpc.insecure_channel(p.grpc_endpoint) as ch:
         with pytest.raises(grpc.RpcError) as err:
-            TraceServiceStub(ch).Export(traces_request(*_ids(3)), timeout=10)
+            TraceServiceStub(ch).Export(traces_request(*_ids(3, first=3)), timeout=10)
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
         # Health endpoints keep answering while the writer is stuck.
         assert httpx.get(f"{p.http_endpoint}/healthz").status_code == 200
@@ -119,7 +121,7 @@ def test_backlog_full_gives_429_and_unavailable_then_recovers(pipeline_factory: 
 
         sink.gate.set()
         p.flush()
-        retry = TraceServiceStub(ch).Export(traces_request(*_ids(3)), timeout=10)
+        retry = TraceServiceStub(ch).Export(traces_request(*_ids(3, first=3)), timeout=10)
         assert retry == ExportTraceServiceResponse()
     p.flush()
     assert p.client.query(f"SELECT count() FROM {TRACES}").result_rows == [(6,)]
