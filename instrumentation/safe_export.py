@@ -205,70 +205,59 @@ def _wait_for_room(processor: object, max_wait: float) -> bool:
 _stuck_until: dict[int, float] = {}
 
 
-class CountingSpanProcessor(SpanProcessor):
-    """Delegates to a batch processor; counts submissions and queue overflow."""
+class _Counting:
+    """Shared body of the counting processors: count, wait briefly for room, delegate, never raise."""
 
-    def __init__(self, inner: SpanProcessor, stats: SignalStats, *, max_wait: float = 0.0) -> None:
-        self._inner = inner
+    _kind = "processor"
+
+    def __init__(
+        self, inner: SpanProcessor | LogRecordProcessor, stats: SignalStats, *, max_wait: float = 0.0
+    ) -> None:
+        self._inner: Any = inner
         self._stats = stats
         self._max_wait = max_wait
+
+    def _submit(self, deliver: Callable[[], None]) -> None:
+        try:
+            full = _wait_for_room(self._inner, self._max_wait)
+            with _count_lock:
+                self._stats.submitted += 1
+                if full:
+                    self._stats.queue_dropped += 1
+            deliver()
+        except Exception:
+            _log.debug("%s raised", self._kind, exc_info=True)
+
+    def shutdown(self) -> None:
+        try:
+            self._inner.shutdown()
+        except Exception:
+            _log.debug("%s shutdown raised", self._kind, exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        try:
+            return bool(self._inner.force_flush(timeout_millis))
+        except Exception:
+            _log.debug("%s flush raised", self._kind, exc_info=True)
+            return False
+
+
+class CountingSpanProcessor(_Counting, SpanProcessor):
+    """Delegates to a batch span processor; counts submissions and queue overflow."""
+
+    _kind = "span processor"
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
-        try:
-            full = _wait_for_room(self._inner, self._max_wait)
-            with _count_lock:
-                self._stats.submitted += 1
-                if full:
-                    self._stats.queue_dropped += 1
-            self._inner.on_end(span)
-        except Exception:
-            _log.debug("span processor raised", exc_info=True)
-
-    def shutdown(self) -> None:
-        try:
-            self._inner.shutdown()
-        except Exception:
-            _log.debug("span processor shutdown raised", exc_info=True)
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        try:
-            return self._inner.force_flush(timeout_millis)
-        except Exception:
-            _log.debug("span processor flush raised", exc_info=True)
-            return False
+        self._submit(lambda: self._inner.on_end(span))
 
 
-class CountingLogProcessor(LogRecordProcessor):
+class CountingLogProcessor(_Counting, LogRecordProcessor):
     """Delegates to a batch log processor; counts submissions and queue overflow."""
 
-    def __init__(self, inner: LogRecordProcessor, stats: SignalStats, *, max_wait: float = 0.0) -> None:
-        self._inner = inner
-        self._stats = stats
-        self._max_wait = max_wait
+    _kind = "log processor"
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        try:
-            full = _wait_for_room(self._inner, self._max_wait)
-            with _count_lock:
-                self._stats.submitted += 1
-                if full:
-                    self._stats.queue_dropped += 1
-            self._inner.on_emit(log_record)
-        except Exception:
-            _log.debug("log processor raised", exc_info=True)
-
-    def shutdown(self) -> None:
-        try:
-            self._inner.shutdown()
-        except Exception:
-            _log.debug("log processor shutdown raised", exc_info=True)
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        try:
-            return self._inner.force_flush(timeout_millis)
-        except Exception:
-            _log.debug("log processor flush raised", exc_info=True)
-            return False
+        self._submit(lambda: self._inner.on_emit(log_record))
