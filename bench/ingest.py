@@ -1,0 +1,491 @@
+"""Ingest: spans/s and logs/s from OTLP request to rows in ClickHouse, vs the raw insert ceiling.
+
+Why this shape:
+- The collector (HTTP + gRPC receivers, batcher, chDB) runs in this process; the exporters
+  are separate processes sending pre-serialized protobuf, so their CPU is not charged to
+  the collector. "Per core" is items / CPU-seconds of the collector process (Python and
+  chDB's insert threads together), which is what a one-core deployment would sustain and
+  is far less sensitive to other load on the machine than wall time.
+- The raw ceiling inserts the very same rows, already decoded and batched like the
+  batcher does (10k rows, column-oriented), with clickhouse-connect into
+  `otel_traces_ingest`: everything the collector adds on top is the gap to it.
+- The breakdown times each stage of the collector path on the same requests in one
+  thread (parse, flatten, redaction hook, batch merge, insert) and keeps a cProfile.
+
+    python -m bench.ingest [--spans N] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, CpuTimer, clickhouse_version, console, ratio, table, write_results
+from bench.dataset import Export, Shape, base_dataset, exports, log_exports
+
+SENDERS = 3
+_FRAME = struct.Struct("!cI")
+
+
+# --------------------------------------------------------------------------- frames on disk
+def write_frames(path: Path, items: Iterable[Export]) -> None:
+    with path.open("wb") as f:
+        for e in items:
+            f.write(_FRAME.pack(e.signal[0].encode(), len(e.body)))
+            f.write(e.body)
+
+
+def read_frames(path: Path) -> list[tuple[str, bytes]]:
+    data = path.read_bytes()
+    out: list[tuple[str, bytes]] = []
+    pos = 0
+    while pos < len(data):
+        sig, n = _FRAME.unpack_from(data, pos)
+        pos += _FRAME.size
+        out.append(("traces" if sig == b"t" else "logs", data[pos : pos + n]))
+        pos += n
+    return out
+
+
+# --------------------------------------------------------------------------- sender process
+def sender(protocol: str, endpoint: str, path: Path) -> None:
+    """Waits for 'go' on stdin, sends every frame (retrying on backpressure), reports JSON."""
+    frames = read_frames(path)
+    retries = 0
+    print("ready", flush=True)
+    sys.stdin.readline()
+    t0 = time.perf_counter()
+    if protocol == "http":
+        import httpx
+
+        with httpx.Client(base_url=endpoint, timeout=60) as client:
+            for signal, body in frames:
+                while True:
+                    r = client.post(
+                        f"/v1/{signal}", content=body, headers={"Content-Type": "application/x-protobuf"}
+                    )
+                    if r.status_code in (429, 503):
+                        retries += 1
+                        time.sleep(0.05)
+                        continue
+                    r.raise_for_status()
+                    break
+    else:
+        import grpc
+
+        channel = grpc.insecure_channel(
+            endpoint,
+            options=[
+                ("grpc.max_send_message_length", 64 << 20),
+                ("grpc.max_receive_message_length", 64 << 20),
+            ],
+        )
+        methods = {
+            "traces": channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export"),
+            "logs": channel.unary_unary("/opentelemetry.proto.collector.logs.v1.LogsService/Export"),
+        }
+        for signal, body in frames:
+            while True:
+                try:
+                    methods[signal](body, timeout=60)
+                    break
+                except grpc.RpcError as exc:
+                    if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                        retries += 1
+                        time.sleep(0.05)
+                        continue
+                    raise
+        channel.close()
+    print(json.dumps({"seconds": time.perf_counter() - t0, "retries": retries}), flush=True)
+
+
+# --------------------------------------------------------------------------- phases
+def _settings(data_dir: Path, database: str) -> Any:
+    from collector.config import Settings
+
+    return Settings(data_dir=data_dir, database=database)
+
+
+def _fresh(settings: Any) -> Any:
+    from collector.schema.migrate import apply_schema
+    from collector.store import connect
+
+    client = connect(settings)
+    client.command(f"DROP DATABASE IF EXISTS {settings.database} SYNC")
+    client = connect(settings)
+    apply_schema(client, settings)
+    return client
+
+
+def end_to_end(
+    data_dir: Path, database: str, protocol: str, shards: list[Path], items: int, signal: str
+) -> dict[str, Any]:
+    """Start a collector, let the sender processes go, wait until everything is in ClickHouse."""
+    from collector.options import CollectorOptions
+    from collector.server import CollectorServer
+
+    settings = _settings(data_dir, database)
+    client = _fresh(settings)
+    server = CollectorServer(
+        settings, http_port=0, grpc_port=0, options=CollectorOptions(batch_max_delay_s=0.5)
+    )
+    server.start()
+    endpoint = server.http_endpoint if protocol == "http" else server.grpc_endpoint
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.ingest", "--send", protocol, endpoint, str(p)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for p in shards
+    ]
+    try:
+        for p in procs:
+            assert p.stdout is not None
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError("sender failed to start")
+        with CpuTimer() as t:
+            for p in procs:
+                assert p.stdin is not None
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            reports = []
+            for p in procs:
+                assert p.stdout is not None
+                line = p.stdout.readline()
+                if p.wait(600) != 0 or not line:
+                    raise RuntimeError(f"sender exited with {p.returncode}")
+                reports.append(json.loads(line))
+            if not server.flush(600):
+                raise RuntimeError("collector did not flush")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        server.stop()
+    table_name = "otel_traces" if signal == "spans" else "otel_logs"
+    stored = int(client.command(f"SELECT count() FROM {table_name}"))
+    client.close()
+    return {
+        "protocol": protocol,
+        "signal": signal,
+        "items": items,
+        "stored": stored,
+        "wall_s": round(t.wall, 3),
+        "cpu_s": round(t.cpu, 3),
+        "per_s_wall": round(items / t.wall),
+        "per_cpu_s": round(items / t.cpu) if t.cpu else None,
+        "sender_retries": sum(r["retries"] for r in reports),
+        "collector_stats": {k: v for k, v in server.stats.snapshot().items() if v},
+    }
+
+
+def _decoded_batches(bodies: list[bytes], signal: str, batch_rows: int = 10_000) -> list[Any]:
+    from collector.otlp_codec import PROTOBUF, decode_body
+
+    merged: list[Any] = []
+    cur = None
+    for body in bodies:
+        b = decode_body(signal, body, PROTOBUF)
+        if cur is None:
+            cur = b
+        else:
+            cur.extend(b)
+        if cur.rows >= batch_rows:
+            merged.append(cur)
+            cur = None
+    if cur is not None:
+        merged.append(cur)
+    return merged
+
+
+def raw_ceiling(data_dir: Path, database: str, bodies: list[bytes], signal: str) -> dict[str, Any]:
+    """clickhouse-connect inserting the pre-decoded rows (column-oriented) into the ingest table."""
+    from collector.sink import ClickHouseSink
+
+    settings = _settings(data_dir, database)
+    client = _fresh(settings)
+    otlp_signal = "traces" if signal == "spans" else "logs"
+    batches = _decoded_batches(bodies, otlp_signal)
+    sink = ClickHouseSink(client)
+    rows = sum(b.rows for b in batches)
+    with CpuTimer() as t:
+        for b in batches:
+            sink.write(b.table, b.columns, b.data)
+    table_name = "otel_traces" if signal == "spans" else "otel_logs"
+    stored = int(client.command(f"SELECT count() FROM {table_name}"))
+    client.close()
+    return {
+        "protocol": "raw insert",
+        "signal": signal,
+        "items": rows,
+        "stored": stored,
+        "wall_s": round(t.wall, 3),
+        "cpu_s": round(t.cpu, 3),
+        "per_s_wall": round(rows / t.wall),
+        "per_cpu_s": round(rows / t.cpu) if t.cpu else None,
+    }
+
+
+def scrub_transform() -> Any:
+    """An example server-side redaction hook: registered secrets scrubbed from payload attributes.
+
+    The collector ships without one (the SDK redacts before export); this measures what a
+    deployment adding one would pay, on the `BatchTransform` seam.
+    """
+    from instrumentation import semconv as sc
+    from instrumentation.redaction import RedactionConfig, Redactor
+
+    redactor = Redactor(RedactionConfig(secrets=("sk_live_5f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e",)))
+    prefixes = (*sc.PAYLOAD_KEY_PREFIXES, *sc.PAYLOAD_KEYS)
+
+    def transform(batch: Any) -> Any:
+        col = batch.column("SpanAttributes")
+        for i, attrs in enumerate(col):
+            if any(k.startswith(prefixes) for k in attrs):
+                col[i] = {k: (redactor.secrets(v) if k.startswith(prefixes) else v) for k, v in attrs.items()}
+        return batch
+
+    return transform
+
+
+def breakdown(data_dir: Path, database: str, bodies: list[bytes]) -> dict[str, Any]:
+    """Each stage of the collector path, single-threaded over the same trace requests."""
+    from collector.decode_traces import decode_traces
+    from collector.otlp_codec import PROTOBUF, parse_traces
+    from collector.sink import ClickHouseSink
+
+    settings = _settings(data_dir, database)
+    client = _fresh(settings)
+    sink = ClickHouseSink(client)
+    hook = scrub_transform()
+    stages = {
+        "parse (protobuf)": 0.0,
+        "flatten (decode_traces)": 0.0,
+        "redaction hook (example)": 0.0,
+        "batch merge": 0.0,
+        "insert (clickhouse-connect + chDB)": 0.0,
+    }
+    rows = 0
+    prof = cProfile.Profile()
+    prof.enable()
+    cur = None
+    for body in bodies:
+        t0 = time.process_time()
+        req = parse_traces(body, PROTOBUF)
+        t1 = time.process_time()
+        batch = decode_traces(req, wire_size=len(body))
+        t2 = time.process_time()
+        batch = hook(batch)
+        t3 = time.process_time()
+        if cur is None:
+            cur = batch
+        else:
+            cur.extend(batch)
+        t4 = time.process_time()
+        stages["parse (protobuf)"] += t1 - t0
+        stages["flatten (decode_traces)"] += t2 - t1
+        stages["redaction hook (example)"] += t3 - t2
+        stages["batch merge"] += t4 - t3
+        rows += batch.rows
+        if cur.rows >= 10_000:
+            t5 = time.process_time()
+            sink.write(cur.table, cur.columns, cur.data)
+            stages["insert (clickhouse-connect + chDB)"] += time.process_time() - t5
+            cur = None
+    if cur is not None:
+        t5 = time.process_time()
+        sink.write(cur.table, cur.columns, cur.data)
+        stages["insert (clickhouse-connect + chDB)"] += time.process_time() - t5
+    prof.disable()
+    client.close()
+    total = sum(stages.values())
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(20)
+    return {
+        "spans": rows,
+        "stages_cpu_s": {k: round(v, 4) for k, v in stages.items()},
+        "stages_share": {k: round(v / total, 3) for k, v in stages.items()},
+        "stages_spans_per_cpu_s": {k: (round(rows / v) if v else None) for k, v in stages.items()},
+        "without_hook_spans_per_cpu_s": round(rows / (total - stages["redaction hook (example)"])),
+        "profile_tottime": buf.getvalue(),
+    }
+
+
+# --------------------------------------------------------------------------- orchestration
+def bench(spans: int, logs: int, smoke: bool, body_size: tuple[int, int] = (200, 20_000)) -> dict[str, Any]:
+    senders = 1 if smoke else SENDERS
+    work = Path(tempfile.mkdtemp(prefix="connlog-bench-ingest-"))
+    data_dir = work / "chdb"
+    end_ns = time.time_ns()
+    # Live traffic: one hour of runs ending now (a day-partitioned table gets one part per
+    # insert, as in production; see bench.dataset).
+    shape = Shape(
+        spans=spans,
+        end_ns=end_ns,
+        days=1 / 24,
+        base_runs=6 if smoke else 40,
+        body_size=body_size,
+    )
+    t0 = time.perf_counter()
+    base = base_dataset(shape)
+    trace_exports = [e for e in exports(shape, base) if e.signal == "traces"]
+    log_exps = list(log_exports(logs, end_ns))
+    gen_s = time.perf_counter() - t0
+    n_spans = sum(e.items for e in trace_exports)
+    n_logs = sum(e.items for e in log_exps)
+    wire = sum(len(e.body) for e in trace_exports)
+    console.print(
+        f"data: {n_spans:,} spans in {len(trace_exports)} exports ({wire / 1e6:.0f} MB, "
+        f"{wire / n_spans:.0f} B/span on the wire), {n_logs:,} logs; generated in {gen_s:.1f}s"
+    )
+
+    def shard(items: list[Export], name: str) -> list[Path]:
+        paths = []
+        for i in range(senders):
+            p = work / f"{name}-{i}.bin"
+            write_frames(p, items[i::senders])
+            paths.append(p)
+        return paths
+
+    t_shards = shard(trace_exports, "traces")
+    l_shards = shard(log_exps, "logs")
+    runs: list[dict[str, Any]] = []
+    runs.append(raw_ceiling(data_dir, "b_raw_spans", [e.body for e in trace_exports], "spans"))
+    for proto in ("http", "grpc"):
+        runs.append(end_to_end(data_dir, f"b_{proto}_spans", proto, t_shards, n_spans, "spans"))
+    runs.append(raw_ceiling(data_dir, "b_raw_logs", [e.body for e in log_exps], "logs"))
+    for proto in ("http", "grpc"):
+        runs.append(end_to_end(data_dir, f"b_{proto}_logs", proto, l_shards, n_logs, "logs"))
+    bd = breakdown(data_dir, "b_breakdown", [e.body for e in trace_exports])
+
+    from collector.config import Settings
+    from collector.store import connect
+
+    c = connect(replace(Settings(data_dir=data_dir), database="default"))
+    ch_version = clickhouse_version(c)
+    c.close()
+
+    ceilings = {r["signal"]: r for r in runs if r["protocol"] == "raw insert"}
+    for r in runs:
+        if r["protocol"] != "raw insert":
+            ceil = ceilings[r["signal"]]
+            r["ratio_to_ceiling_cpu"] = ratio(r["per_cpu_s"] or 0, ceil["per_cpu_s"] or 0)
+            r["ratio_to_ceiling_wall"] = ratio(r["per_s_wall"], ceil["per_s_wall"])
+    e2e_spans = [r for r in runs if r["signal"] == "spans" and r["protocol"] != "raw insert"]
+    best = max(r["per_cpu_s"] or 0 for r in e2e_spans)
+    return {
+        "clickhouse_version": ch_version,
+        "data": {
+            "spans": n_spans,
+            "logs": n_logs,
+            "trace_exports": len(trace_exports),
+            "wire_bytes": wire,
+            "body_size": list(shape.body_size),
+            "senders": senders,
+        },
+        "runs": runs,
+        "breakdown": bd,
+        "targets": {
+            "spans_per_cpu_s_e2e_best": best,
+            "spans_per_cpu_s_target": 50_000,
+            "met_50k": best >= 50_000,
+            "ratio_to_ceiling_best": max(r["ratio_to_ceiling_cpu"] or 0 for r in e2e_spans),
+            "met_half_ceiling": max(r["ratio_to_ceiling_cpu"] or 0 for r in e2e_spans) >= 0.5,
+        },
+        "work_dir": str(work),
+    }
+
+
+def report(res: dict[str, Any]) -> None:
+    rows = [
+        [
+            r["protocol"],
+            r["signal"],
+            r["items"],
+            r["stored"],
+            r["wall_s"],
+            r["cpu_s"],
+            r["per_s_wall"],
+            r["per_cpu_s"],
+            r.get("ratio_to_ceiling_cpu"),
+            r.get("sender_retries"),
+        ]
+        for r in res["runs"]
+    ]
+    table(
+        f"Ingest: OTLP -> ClickHouse ({res['data']['senders']} exporter processes, bodies "
+        f"{res['data']['body_size'][0]}-{res['data']['body_size'][1]} B)",
+        [
+            "path",
+            "signal",
+            "items",
+            "stored",
+            "wall s",
+            "collector CPU s",
+            "items/s (wall)",
+            "items/CPU-s (per core)",
+            "ratio to raw (CPU)",
+            "429/503 retries",
+        ],
+        rows,
+    )
+    bd = res["breakdown"]
+    table(
+        f"Where the collector's time goes ({bd['spans']:,} spans, one thread, CPU seconds)",
+        ["stage", "CPU s", "share", "spans/CPU-s if alone"],
+        [
+            [k, v, bd["stages_share"][k], bd["stages_spans_per_cpu_s"][k]]
+            for k, v in bd["stages_cpu_s"].items()
+        ],
+    )
+    t = res["targets"]
+    console.print(
+        f"target ≥ 50k spans/CPU-s: {'MET' if t['met_50k'] else 'MISSED'} ({t['spans_per_cpu_s_e2e_best']:,}); "
+        f"target ≥ 0.5 of raw ceiling: {'MET' if t['met_half_ceiling'] else 'MISSED'} ({t['ratio_to_ceiling_best']})"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--spans", type=int, default=100_000)
+    ap.add_argument("--logs", type=int, default=100_000)
+    ap.add_argument(
+        "--bodies",
+        default="200,20000",
+        help="response body size range in bytes (lo,hi); '50,200' isolates per-span cost",
+    )
+    ap.add_argument("--tag", default="", help="suffix for the results file (ingest-<tag>.json)")
+    ap.add_argument("--send", nargs=3, metavar=("PROTOCOL", "ENDPOINT", "FILE"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.send:
+        sender(args.send[0], args.send[1], Path(args.send[2]))
+        return 0
+    spans, logs = (1_500, 1_500) if args.smoke else (args.spans, args.logs)
+    lo, hi = (int(x) for x in args.bodies.split(","))
+    res = bench(spans, logs, args.smoke, (lo, hi))
+    report(res)
+    write_results(f"ingest-{args.tag}" if args.tag else "ingest", res, smoke=args.smoke)
+    import shutil
+
+    shutil.rmtree(res["work_dir"], ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
