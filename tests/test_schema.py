@@ -203,17 +203,81 @@ def test_version_1_database_is_upgraded_to_the_dedup_window(base_settings: Setti
         for stmt in migrate.MIGRATIONS[0].statements(settings):
             client.command(stmt)
         client.insert(n.MIGRATIONS, [[1, "initial schema"]], column_names=["version", "name"])
-        assert apply_schema(client, settings) == ["migration 2: deduplication window for idempotent replays"]
-        assert applied_versions(client, settings) == {1, 2}
+        assert apply_schema(client, settings) == [
+            "migration 2: deduplication window for idempotent replays",
+            "migration 3: connector_runs: one narrow row per run",
+        ]
+        assert applied_versions(client, settings) == {1, 2, 3}
         windows = client.query(
             "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase()"
             " AND engine LIKE '%MergeTree' AND name != {m:String}",
             parameters={"m": n.MIGRATIONS},
         ).result_rows
-        assert len(windows) == len(ddl.STORAGE_TABLES)
+        assert {name for name, _ in windows} == {table.name for table in ddl.STORAGE_TABLES}
         for name, create in windows:
             assert f"non_replicated_deduplication_window = {ddl.DEDUP_WINDOW}" in create, name
         assert apply_schema(client, settings) == []
     finally:
         client.command("DROP DATABASE IF EXISTS t_upgrade SYNC")
+        client.close()
+
+
+def _run_span(ts: dt.datetime, trace: str, span: str, role: str, extra: dict[str, str]) -> list[object]:
+    attrs = {sc.ROLE: role, sc.RUN_SYNC_TYPE: "full", sc.RUN_JOB_ID: "job-1", **extra}
+    return [
+        ts, trace, span, "", "", sc.SPAN_RUN, "Internal", "hubspot",
+        {sc.SERVICE_NAME: "hubspot", sc.SERVICE_VERSION: "1.4.0", sc.CONNECTOR_TENANT: "acme"}, "connlog", "0.1.0",
+        dict(sorted(attrs.items())), 0 if role == sc.Role.RUN_START else 5_000_000_000,
+        "Error" if extra.get(sc.RUN_STATUS) == "error" else "Unset", "", [], [], [], [], [], [], [],
+    ]  # fmt: skip
+
+
+def test_runs_table_has_a_row_per_marker_and_per_finished_run(ch_client: Client) -> None:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    finished = {
+        sc.RUN_STATUS: "error", sc.RUN_EXIT_CODE: "2", sc.FAILURE_CAUSE: "timeout",
+        sc.count_key(sc.Counter.FETCHED): "12", sc.count_key(sc.Counter.FAILED): "1", sc.ERROR_COUNT: "3",
+    }  # fmt: skip
+    rows = [
+        _run_span(now, "a" * 32, "1" * 16, sc.Role.RUN_START, {}),
+        _run_span(now, "a" * 32, "2" * 16, sc.Role.RUN, finished),
+        _run_span(now, "b" * 32, "3" * 16, sc.Role.RUN_START, {}),  # still running
+    ]
+    ch_client.insert(n.TRACES_INGEST, rows, column_names=list(n.TRACES_INGEST_COLUMNS))
+    got = ch_client.query(
+        f"SELECT TraceId, argMax({n.C_RUN_STATUS}, {n.C_FINISHED}), argMax({n.C_EXIT_CODE}, {n.C_FINISHED}),"
+        f" argMax({n.C_FAILURE_CAUSE}, {n.C_FINISHED}), argMax(Fetched, {n.C_FINISHED}),"
+        f" argMax(Failed, {n.C_FINISHED}), argMax({n.C_ERROR_COUNT}, {n.C_FINISHED}), any({n.C_TENANT}),"
+        f" any({n.C_VERSION}), count() FROM {n.RUNS} GROUP BY TraceId ORDER BY TraceId"
+    ).result_rows
+    assert got == [
+        ("a" * 32, "error", 2, "timeout", 12, 1, 3, "acme", "1.4.0", 2),
+        ("b" * 32, "running", 0, "", 0, 0, 0, "acme", "1.4.0", 1),
+    ]
+
+
+def test_migration_3_backfills_runs_stored_before_it(base_settings: Settings) -> None:
+    from collector.schema import migrate
+    from collector.store import connect
+
+    settings = replace(base_settings, database="t_backfill")
+    client = connect(settings)
+    try:
+        client.command(ddl.migrations_table(settings))
+        for m in migrate.MIGRATIONS[:2]:
+            for stmt in m.statements(settings):
+                client.command(stmt)
+            client.insert(n.MIGRATIONS, [[m.version, m.name]], column_names=["version", "name"])
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        client.insert(
+            n.TRACES_INGEST,
+            [_run_span(now, "c" * 32, "4" * 16, sc.Role.RUN, {sc.RUN_STATUS: "ok"})],
+            column_names=list(n.TRACES_INGEST_COLUMNS),
+        )
+        assert apply_schema(client, settings) == ["migration 3: connector_runs: one narrow row per run"]
+        assert client.query(f"SELECT TraceId, {n.C_RUN_STATUS} FROM {n.RUNS}").result_rows == [
+            ("c" * 32, "ok")
+        ]
+    finally:
+        client.command("DROP DATABASE IF EXISTS t_backfill SYNC")
         client.close()

@@ -105,13 +105,14 @@ STORAGE_TABLES: Final[tuple[StorageTable, ...]] = (
     StorageTable(n.TRACE_ID_TS, "Start"),
     StorageTable(n.SEARCH_INDEX, "Timestamp"),
     StorageTable(n.LOGS, "TimestampTime"),
+    StorageTable(n.RUNS, "toDateTime(Timestamp)"),
 )
 
 
-def _table_settings() -> str:
+def _table_settings(extra: str = "") -> str:
     return (
         f"SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1,"
-        f" default_compression_codec = '{HOT_CODEC}'"
+        f" default_compression_codec = '{HOT_CODEC}'{extra}"
     )
 
 
@@ -232,13 +233,13 @@ def _storage_table(
     *,
     partition: str,
     indexes: str = "",
-    kind: str = "MergeTree",
+    extra_settings: str = "",
 ) -> list[str]:
     local = t.storage_name(table.name)
     stmts = [
         f"CREATE TABLE IF NOT EXISTS {t.q(local)}{t.on_cluster}\n({columns}{indexes}\n)\n"
-        f"ENGINE = {t.engine(kind)}\nPARTITION BY {partition}\nORDER BY {order}"
-        f"{_ttl_sql(table, retention)}\n{_table_settings()}"
+        f"ENGINE = {t.engine()}\nPARTITION BY {partition}\nORDER BY {order}"
+        f"{_ttl_sql(table, retention)}\n{_table_settings(extra_settings)}"
     ]
     if t.cluster:
         stmts.append(
@@ -381,13 +382,74 @@ DEDUP_WINDOW: Final = 1000
 
 
 def dedup_window(settings: Settings) -> list[str]:
-    """Migration 2: keep a deduplication window on every storage table."""
+    """Migration 2: keep a deduplication window on the storage tables that existed then."""
     t = target_of(settings)
     return [
-        f"ALTER TABLE {t.q(t.storage_name(table.name))}{t.on_cluster}"
+        f"ALTER TABLE {t.q(t.storage_name(name))}{t.on_cluster}"
         f" MODIFY SETTING non_replicated_deduplication_window = {DEDUP_WINDOW}"
-        for table in STORAGE_TABLES
+        for name in (n.TRACES, n.PAYLOADS, n.TRACE_ID_TS, n.SEARCH_INDEX, n.LOGS)
     ]
+
+
+def _run_select(source: str) -> str:
+    """Run rows from `source` (the ingest table, or otel_traces for the backfill): both have
+    the exporter's columns, so one SELECT serves the view and the backfill."""
+    status = (
+        f"multiIf({_attr(sc.RUN_STATUS)} != '', {_attr(sc.RUN_STATUS)},"
+        f" {_attr(sc.ROLE)} = '{sc.Role.RUN_START}', '{sc.RunStatus.RUNNING}',"
+        f" StatusCode = 'Error', '{sc.RunStatus.ERROR}', '{sc.RunStatus.OK}')"
+    )
+    exprs = {name: expr for name, _, expr in CONNECTOR_COLUMNS}
+    counters = "".join(
+        f",\n    toUInt64OrZero({_attr(sc.count_key(c))}) AS {col}"
+        for c, col in n.RUN_COUNTER_COLUMNS.items()
+    )
+    return (
+        f"SELECT Timestamp, TraceId, SpanId, ServiceName,\n    {exprs[n.C_TENANT]} AS {n.C_TENANT},"
+        f"\n    ResourceAttributes['{sc.SERVICE_VERSION}'] AS {n.C_VERSION},"
+        f"\n    {exprs[n.C_SYNC_TYPE]} AS {n.C_SYNC_TYPE}, {exprs[n.C_TRIGGER]} AS {n.C_TRIGGER},"
+        f" {exprs[n.C_JOB_ID]} AS {n.C_JOB_ID},"
+        f"\n    {_attr(sc.ROLE)} = '{sc.Role.RUN}' AS {n.C_FINISHED}, {status} AS {n.C_RUN_STATUS},"
+        f"\n    toInt32OrZero({_attr(sc.RUN_EXIT_CODE)}) AS {n.C_EXIT_CODE}, StatusMessage,"
+        f" {exprs[n.C_FAILURE_CAUSE]} AS {n.C_FAILURE_CAUSE}, Duration{counters},"
+        f"\n    toUInt64OrZero({_attr(sc.ERROR_COUNT)}) AS {n.C_ERROR_COUNT},"
+        f" {exprs[n.C_RATE_LIMITED]} AS {n.C_RATE_LIMITED}"
+        f"\nFROM {source}\nWHERE {_attr(sc.ROLE)} IN ('{sc.Role.RUN}', '{sc.Role.RUN_START}')"
+    )
+
+
+def runs_table(settings: Settings) -> list[str]:
+    """Migration 3: `connector_runs`, one narrow row per run start and per finished run.
+
+    The runs list, the failures overview and "the runs that touched record X" read only this
+    table: typed status, exit code and counters instead of the wide attribute map of
+    `otel_traces`. A run has a `Finished = false` row from its start marker and, once it
+    ends, a `Finished = true` row; readers take the finished row when there is one.
+    """
+    t = target_of(settings)
+    counters = "".join(f",\n    {col} UInt64 CODEC(T64, ZSTD(1))" for col in n.RUN_COUNTER_COLUMNS.values())
+    columns = (
+        "\n    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),\n    TraceId String,\n    SpanId String,"
+        f"\n    ServiceName LowCardinality(String),\n    {n.C_TENANT} LowCardinality(String),"
+        f"\n    {n.C_VERSION} LowCardinality(String),\n    {n.C_SYNC_TYPE} LowCardinality(String),"
+        f"\n    {n.C_TRIGGER} LowCardinality(String),\n    {n.C_JOB_ID} String,\n    {n.C_FINISHED} Bool,"
+        f"\n    {n.C_RUN_STATUS} LowCardinality(String),\n    {n.C_EXIT_CODE} Int32,\n    StatusMessage String,"
+        f"\n    {n.C_FAILURE_CAUSE} LowCardinality(String),\n    Duration UInt64 CODEC(T64, ZSTD(1)){counters},"
+        f"\n    {n.C_ERROR_COUNT} UInt64 CODEC(T64, ZSTD(1)),\n    {n.C_RATE_LIMITED} Bool"
+    )
+    stmts = _storage_table(
+        t, _table(n.RUNS), columns, "(ServiceName, Timestamp, TraceId)", settings.retention,
+        partition="toDate(Timestamp)",
+        indexes=",\n    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1",
+        extra_settings=f", non_replicated_deduplication_window = {DEDUP_WINDOW}",
+    )  # fmt: skip
+    stmts.append(
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {t.q(n.RUNS_MV)}{t.on_cluster} TO {t.q(n.RUNS)} AS\n"
+        + _run_select(t.q(n.TRACES_INGEST))
+    )
+    # Backfill what was stored before this migration (the view sees only new inserts).
+    stmts.append(f"INSERT INTO {t.q(n.RUNS)}\n" + _run_select(t.q(n.TRACES)))
+    return stmts
 
 
 def migrations_table(settings: Settings) -> str:

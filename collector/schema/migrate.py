@@ -29,6 +29,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", ddl.initial_schema),
     Migration(2, "deduplication window for idempotent replays", ddl.dedup_window),
+    Migration(3, "connector_runs: one narrow row per run", ddl.runs_table),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

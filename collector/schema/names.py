@@ -23,6 +23,7 @@ PAYLOADS: Final = "otel_traces_payloads"  # headers and bodies of HTTP spans, st
 TRACE_ID_TS: Final = "otel_traces_trace_id_ts"  # trace id -> time range lookup
 SEARCH_INDEX: Final = "connector_search_index"  # record id / job id / URL path -> run lookup
 LOGS: Final = "otel_logs"
+RUNS: Final = "connector_runs"  # one narrow row per run start marker and per finished run
 MIGRATIONS: Final = "connlog_schema_migrations"
 
 # Materialized views (ingest -> storage).
@@ -31,6 +32,7 @@ PAYLOADS_MV: Final = "otel_traces_payloads_mv"
 TRACE_ID_TS_MV: Final = "otel_traces_trace_id_ts_mv"
 SEARCH_INDEX_MV: Final = "connector_search_index_mv"
 LOGS_MV: Final = "otel_logs_mv"
+RUNS_MV: Final = "connector_runs_mv"
 
 # --------------------------------------------------------------------------- ingest contract
 # Exactly the columns the clickhouseexporter names in its INSERT statements, in order.
@@ -133,6 +135,18 @@ C_END: Final = "End"
 # `connector_search_index`.
 C_VALUE: Final = "Value"
 C_FIELD: Final = "Field"
+
+# `connector_runs` (besides Timestamp, TraceId, SpanId, ServiceName, Tenant, SyncType, Trigger,
+# JobId, StatusMessage, FailureCause, Duration, RateLimited as above).
+C_VERSION: Final = "Version"
+C_FINISHED: Final = "Finished"  # false on the run_start marker row, true on the run span's row
+C_RUN_STATUS: Final = "RunStatus"  # ok / error
+C_EXIT_CODE: Final = "ExitCode"
+C_ERROR_COUNT: Final = "ErrorCount"
+# One UInt64 column per counter, named like the Counter enum: fetched -> Fetched, ...
+RUN_COUNTER_COLUMNS: Final[dict[str, str]] = {
+    c: c.capitalize() for c in ("fetched", "created", "updated", "unchanged", "skipped", "deleted", "failed")
+}
 
 # Logs: connector column of `otel_logs` (from the resource's `connector.tenant`).
 C_LOG_TENANT: Final = "Tenant"
