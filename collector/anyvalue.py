@@ -80,11 +80,10 @@ def attributes_to_map(attributes: Iterable[KeyValue]) -> dict[str, str]:
     flat: dict[str, str] = {}
     for kv in attributes:
         value = kv.value
-        # Inline fast path for the overwhelmingly common string attribute.
-        if value.WhichOneof("value") == "string_value":
-            flat[kv.key] = value.string_value
-        else:
-            flat[kv.key] = any_value_to_str(value)
+        # Fast path for the overwhelmingly common string attribute: a non-empty
+        # `string_value` can only mean the string case, so `WhichOneof` is skipped.
+        text = value.string_value
+        flat[kv.key] = text if text else any_value_to_str(value)
     if len(flat) < 2:
         return flat
     keys = sorted(flat)
