@@ -20,9 +20,9 @@ import typer
 from rich.console import Console
 
 from connlog.settings_cli import ClickHouseUrl, Database, DataDir, settings_from
+from query_api import paths
 
 console = Console()
-API_PREFIX = "/api/v1"
 
 ApiUrl = Annotated[
     str | None,
@@ -70,10 +70,10 @@ class Api:
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}
-        return self._check(self.client.get(API_PREFIX + path, params=clean))
+        return self._check(self.client.get(paths.API_PREFIX + path, params=clean))
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        return self._check(self.client.post(API_PREFIX + path, json=body))
+        return self._check(self.client.post(paths.API_PREFIX + path, json=body))
 
 
 @contextmanager
@@ -124,7 +124,7 @@ def runs(
     params = {"connector": connector, "status": status, "failure_cause": failure_cause}
     try:
         with open_api(api_url, token, clickhouse_url, data_dir, database) as api:
-            data = api.get("/runs", **params, **{"from": since_epoch(since)}, limit=limit)
+            data = api.get(paths.RUNS, **params, **{"from": since_epoch(since)}, limit=limit)
     except (ApiError, httpx.HTTPError) as exc:
         raise _fail(exc) from exc
     console.print(runs_table(Page[RunSummary].model_validate(data)))
@@ -144,16 +144,16 @@ def run(
 
     try:
         with open_api(api_url, token, clickhouse_url, data_dir, database) as api:
-            detail = RunDetail.model_validate(api.get(f"/runs/{run_id}"))
+            detail = RunDetail.model_validate(api.get(paths.RUN.format(run_id=run_id)))
             pages = {
                 s.step_id: Page[PageRow]
-                .model_validate(api.get(f"/runs/{run_id}/steps/{s.step_id}/pages", limit=500))
+                .model_validate(api.get(paths.RUN_PAGES.format(run_id=run_id, step_id=s.step_id), limit=500))
                 .items
                 for s in detail.steps
             }
             start = detail.run.start_ns // 10**9 - 1
             call_page = Page[CallRow].model_validate(
-                api.get("/calls", run=run_id, limit=500, **{"from": start})
+                api.get(paths.CALLS, run=run_id, limit=500, **{"from": start})
             )
     except (ApiError, httpx.HTTPError) as exc:
         raise _fail(exc) from exc
@@ -190,7 +190,7 @@ def calls(
     }
     try:
         with open_api(api_url, token, clickhouse_url, data_dir, database) as api:
-            data = api.get("/calls", **params, **{"from": since_epoch(since)}, limit=limit)
+            data = api.get(paths.CALLS, **params, **{"from": since_epoch(since)}, limit=limit)
     except (ApiError, httpx.HTTPError) as exc:
         raise _fail(exc) from exc
     console.print(calls_table(Page[CallRow].model_validate(data)))
@@ -212,7 +212,7 @@ def search(
 
     try:
         with open_api(api_url, token, clickhouse_url, data_dir, database) as api:
-            data = api.get("/search", q=q, scope=run_id, **{"from": since_epoch(since)})
+            data = api.get(paths.SEARCH, q=q, scope=run_id, **{"from": since_epoch(since)})
     except (ApiError, httpx.HTTPError) as exc:
         raise _fail(exc) from exc
     console.print(search_table(SearchResult.model_validate(data)))
@@ -234,7 +234,7 @@ def sql(
         with open_api(
             api_url, token or os.environ.get("CONNLOG_API_KEY"), clickhouse_url, data_dir, database
         ) as api:
-            data = api.post("/sql", {"query": query})
+            data = api.post(paths.SQL, {"query": query})
     except (ApiError, httpx.HTTPError) as exc:
         raise _fail(exc) from exc
     console.print(sql_table(SqlResult.model_validate(data)))

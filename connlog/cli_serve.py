@@ -13,6 +13,7 @@ from rich.console import Console
 from collector.config import Settings
 from connlog.allinone import AllInOne, Ports
 from connlog.settings_cli import ClickHouseUrl, Database, DataDir, settings_from
+from query_api import paths
 
 console = Console()
 
@@ -43,7 +44,7 @@ def _run(aio: AllInOne) -> None:
         if aio.collector is not None:
             console.print(f"OTLP/HTTP  {aio.otlp_http_endpoint}   OTLP/gRPC {aio.otlp_grpc_endpoint}")
         if aio.api is not None:
-            console.print(f"query API  {aio.api_url}/docs")
+            console.print(f"query API  {aio.api_url}{paths.DOCS}")
         console.print("serving until Ctrl-C / SIGTERM")
         _wait_for_signal()
     finally:

@@ -30,13 +30,12 @@ from query_api.auth import AuthConfig
 from query_api.config import ApiSettings
 from query_api.db import ClientFactory, ClientPool, ReadStats, current_stats
 from query_api.errors import ApiError, error_body
+from query_api.paths import API_PREFIX
 from query_api.queries.adhoc import SqlRunner
 from query_api.routes import calls, explore, export, health, runs, sql
 from query_api.routes.deps import AppState, principal
 
 log = logging.getLogger("query_api")
-
-API_PREFIX = "/api/v1"
 
 
 def _query_param_names(dependant: Dependant) -> set[str]:

@@ -28,6 +28,7 @@ from connlog.allinone import AllInOne, Ports
 from connlog.demo import fake_api
 from connlog.demo.connectors import SAMPLE_CONNECTORS
 from instrumentation import semconv as sc
+from query_api import paths
 
 MARKER = ".connlog-demo"  # only directories carrying this marker are ever wiped
 
@@ -150,7 +151,7 @@ def run_demo(
         result = DemoResult(data_dir, aio.otlp_http_endpoint, aio.api_url, codes, answers)
         console.print(
             f"\n[bold]Where to look[/]\n"
-            f"  query API      {aio.api_url}/docs   (runs: {aio.api_url}/api/v1/runs)\n"
+            f"  query API      {aio.api_url}{paths.DOCS}   (runs: {aio.api_url}{paths.api(paths.RUNS)})\n"
             f"  OTLP/HTTP      {aio.otlp_http_endpoint}   OTLP/gRPC {aio.otlp_grpc_endpoint}\n"
             f'  SQL            connlog sql "SELECT ..." --data-dir {data_dir}  (after stopping the demo)\n'
             f"  point a connector here: OTEL_EXPORTER_OTLP_ENDPOINT={aio.otlp_http_endpoint}"

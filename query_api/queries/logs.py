@@ -14,6 +14,7 @@ from clickhouse_connect.driver.client import Client
 from collector.schema import names as n
 from instrumentation import semconv as sc
 from query_api import cursor as cur
+from query_api import paths
 from query_api.db import fetch
 from query_api.models import LogRow, Page
 from query_api.queries.common import DEFAULT_PAGE, TimeRange
@@ -85,5 +86,5 @@ def _log(row: tuple[Any, ...]) -> LogRow:
         logger=logger,
         run_id=tid,
         span_id=sid,
-        trace_url=f"/api/v1/traces/{tid}" if tid else None,
+        trace_url=paths.api(paths.TRACE, trace_id=tid) if tid else None,
     )

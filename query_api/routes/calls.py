@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from query_api import paths
 from query_api.models import CallDetail, CallRow, Page
 from query_api.queries.calls import CallFilters, get_call, list_calls
 from query_api.queries.common import span_id
@@ -14,12 +15,12 @@ from query_api.routes.deps import Caller, Db, SpanIdPath, call_filters, optional
 router = APIRouter(tags=["calls"])
 
 
-@router.get("/calls", response_model=Page[CallRow], summary="HTTP calls, newest first")
+@router.get(paths.CALLS, response_model=Page[CallRow], summary="HTTP calls, newest first")
 def calls(caller: Caller, db: Db, filters: Annotated[CallFilters, Depends(call_filters)]) -> Page[CallRow]:
     return list_calls(db, filters, caller.scope)
 
 
-@router.get("/calls/{call_id}", response_model=CallDetail, summary="One call: request and response")
+@router.get(paths.CALL, response_model=CallDetail, summary="One call: request and response")
 def call(
     caller: Caller,
     db: Db,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from query_api import paths
 from query_api.models import FaultPage, LogRow, Page, SearchResult, Trace
 from query_api.queries.common import trace_id as _trace_id
 from query_api.queries.faults import FaultFilters, list_faults
@@ -17,7 +18,7 @@ from query_api.routes.deps import RUN_ID_PATTERN, Caller, Db, Time, fault_filter
 router = APIRouter()
 
 
-@router.get("/traces/{trace_id}", response_model=Trace, tags=["traces"], summary="Waterfall of a trace")
+@router.get(paths.TRACE, response_model=Trace, tags=["traces"], summary="Waterfall of a trace")
 def trace(
     caller: Caller,
     db: Db,
@@ -26,7 +27,7 @@ def trace(
     return get_trace(db, _trace_id(trace_id, "trace_id"), caller.scope)
 
 
-@router.get("/search", response_model=SearchResult, tags=["search"], summary="Find runs or spans by value")
+@router.get(paths.SEARCH, response_model=SearchResult, tags=["search"], summary="Find runs or spans by value")
 def search(
     caller: Caller,
     db: Db,
@@ -45,12 +46,12 @@ def search(
     return search_runs(db, q, time, caller.scope)
 
 
-@router.get("/faults", response_model=FaultPage, tags=["faults"], summary="Root faults across runs")
+@router.get(paths.FAULTS, response_model=FaultPage, tags=["faults"], summary="Root faults across runs")
 def faults(caller: Caller, db: Db, filters: Annotated[FaultFilters, Depends(fault_filters)]) -> FaultPage:
     """Response headers of the failed call are included for admin keys only."""
     return list_faults(db, filters, caller.scope)
 
 
-@router.get("/logs", response_model=Page[LogRow], tags=["logs"], summary="Log records, newest first")
+@router.get(paths.LOGS, response_model=Page[LogRow], tags=["logs"], summary="Log records, newest first")
 def logs(caller: Caller, db: Db, filters: Annotated[LogFilters, Depends(log_filters)]) -> Page[LogRow]:
     return list_logs(db, filters, caller.scope)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from query_api import paths
 from query_api.auth import Principal
 from query_api.errors import invalid
 from query_api.export import chunks, csv_stream, pdf_bytes
@@ -96,7 +97,7 @@ def _register(kind: str, fmt: str, dep: Callable[..., Any], lister: Callable[...
 
     endpoint.__name__ = f"export_{kind}_{fmt}"
     router.add_api_route(
-        f"/export/{kind}.{fmt}",
+        paths.EXPORT.format(kind=kind, fmt=fmt),
         endpoint,
         methods=["GET"],
         summary=f"Export {kind} as {fmt.upper()}",

@@ -6,18 +6,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from collector.schema import names as n
+from query_api import paths
 from query_api.db import fetch
 from query_api.routes.deps import state
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The process answers")
+@router.get(paths.HEALTHZ, summary="The process answers")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="ClickHouse answers and the schema is there")
+@router.get(paths.READYZ, summary="ClickHouse answers and the schema is there")
 def readyz(request: Request) -> JSONResponse:
     try:
         with state(request).pool.client() as db:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from query_api import paths
 from query_api.models import EntityRow, Page, PageRow, RunDetail, RunSummary
 from query_api.queries.common import DEFAULT_PAGE, span_id
 from query_api.queries.entities import EntityFilters, list_entities
@@ -27,18 +28,18 @@ from query_api.routes.deps import (
 router = APIRouter(tags=["runs"])
 
 
-@router.get("/runs", response_model=Page[RunSummary], summary="Runs, newest first")
+@router.get(paths.RUNS, response_model=Page[RunSummary], summary="Runs, newest first")
 def runs(caller: Caller, db: Db, filters: Annotated[RunFilters, Depends(run_filters)]) -> Page[RunSummary]:
     """Runs started in the time range (default: the last 24 hours), running ones included."""
     return list_runs(db, filters, caller.scope)
 
 
-@router.get("/runs/{run_id}", response_model=RunDetail, summary="One run: steps and root faults")
+@router.get(paths.RUN, response_model=RunDetail, summary="One run: steps and root faults")
 def run(caller: Caller, db: Db, run_id: Annotated[str, Depends(run_id_param)]) -> RunDetail:
     return get_run(db, run_id, caller.scope)
 
 
-@router.get("/runs/{run_id}/steps/{step_id}/pages", response_model=Page[PageRow], summary="Pages of a step")
+@router.get(paths.RUN_PAGES, response_model=Page[PageRow], summary="Pages of a step")
 def pages(
     caller: Caller,
     db: Db,
@@ -50,7 +51,7 @@ def pages(
     return list_pages(db, run_id, span_id(step_id, "step_id"), caller.scope, cursor=cursor, limit=limit)
 
 
-@router.get("/runs/{run_id}/entities", response_model=Page[EntityRow], summary="Entities (records) of a run")
+@router.get(paths.RUN_ENTITIES, response_model=Page[EntityRow], summary="Entities (records) of a run")
 def entities(
     caller: Caller,
     db: Db,

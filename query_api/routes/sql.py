@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from query_api import paths
 from query_api.auth import Principal
 from query_api.errors import ApiError
 from query_api.models import SqlResult
@@ -23,7 +24,7 @@ class SqlRequest(BaseModel):
     )
 
 
-@router.post("/sql", response_model=SqlResult, summary="Ad-hoc read-only SQL (admin)")
+@router.post(paths.SQL, response_model=SqlResult, summary="Ad-hoc read-only SQL (admin)")
 def sql(request: Request, body: SqlRequest, caller: Annotated[Principal, Depends(admin)]) -> SqlResult:
     """Runs with readonly=1 and row, byte and time limits; writes and DDL are refused (400)."""
     if caller.connectors is not None:
