@@ -187,6 +187,7 @@ def test_connlog_collector_cli_flushes_on_sigterm(tmp_path: Path) -> None:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 def test_kill9_loop_long(tmp_path: Path) -> None:
     """Five kill -9 / restart cycles under load, with an outage in the middle one."""
     acked: list[str] = []
@@ -248,6 +249,7 @@ def test_short_soak_reconciles(tmp_path: Path) -> None:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(float(os.environ.get("CONNLOG_SOAK_SECONDS", "600")) + 600)
 def test_soak_long(tmp_path: Path) -> None:
     """`CONNLOG_SOAK_SECONDS` (default 600): memory flat, every acknowledged span stored."""
     result = soak(tmp_path, float(os.environ.get("CONNLOG_SOAK_SECONDS", "600")))

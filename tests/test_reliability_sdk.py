@@ -101,6 +101,7 @@ def test_burst_of_entities_is_not_lost_at_default_settings(pipeline: Pipeline) -
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 def test_burst_of_100k_entities_long(pipeline: Pipeline) -> None:
     stored, elapsed = _burst(pipeline, 100_000)
     print(f"100k burst: stored={stored} seconds={elapsed:.1f}")
