@@ -341,6 +341,8 @@ def bench(sizes: tuple[str, ...], samples: int, smoke: bool) -> dict[str, Any]:
     data_dir, built = chdata.ensure(smoke, sizes)
     results: dict[str, Any] = {"datasets": [], "sizes": {}}
     for b in built:
+        for change in chdata.migrate(data_dir, b.database):
+            console.print(f"{b.database}: {change}")
         client = chdata.client_for(data_dir, b.database)
         results["clickhouse_version"] = clickhouse_version(client)
         s = pick_samples(client, b.end_ns, samples)

@@ -31,7 +31,8 @@ class ReadStats:
     rows scanned; chDB reports result-side counts). With `estimate=True` each query is also
     run through `EXPLAIN ESTIMATE`, and `granule_rows[table]` sums the rows of the granules
     the primary key and partition pruning left to read: the engine-independent measure the
-    tests and benchmarks use.
+    tests and benchmarks use. `query_tables` keeps the same per query, (label, table, rows),
+    so a test can say which query read which table.
     """
 
     queries: int = 0
@@ -40,6 +41,7 @@ class ReadStats:
     per_query: list[tuple[str, int, int]] = field(default_factory=list)
     estimate: bool = False
     granule_rows: dict[str, int] = field(default_factory=dict)
+    query_tables: list[tuple[str, str, int]] = field(default_factory=list)
 
     def add(self, label: str, rows: int, nbytes: int) -> None:
         self.queries += 1
@@ -74,6 +76,7 @@ def fetch(client: Client, sql: str, params: dict[str, Any], *, label: str = "") 
                 f"EXPLAIN ESTIMATE {sql}", parameters=params
             ).result_rows:
                 stats.granule_rows[str(table)] = stats.granule_rows.get(str(table), 0) + int(rows)
+                stats.query_tables.append((label or "query", str(table), int(rows)))
     return [tuple(row) for row in result.result_rows]
 
 

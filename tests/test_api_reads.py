@@ -72,10 +72,78 @@ def test_lists_and_viewer_routes_never_read_payloads(api: ApiEnv, ch: Client) ->
 
 def test_drill_downs_start_from_the_trace_id_lookup(api: ApiEnv, ch: Client) -> None:  # noqa: F811
     t = api.truth[1]
-    stats = _reads(lambda: get_run(ch, t.run_id, VIEWER))
+    stats = _reads(lambda: get_trace(ch, t.run_id, VIEWER))
     assert stats.per_query[0][0] == "trace_bounds" and n.TRACE_ID_TS in stats.granule_rows
     total = int(ch.command(f"SELECT count() FROM {n.TRACES}"))
     assert 0 < stats.granule_rows[n.TRACES] <= total * 3
+
+
+def _tables(stats: ReadStats, *labels: str) -> set[str]:
+    return {table for label, table, _ in stats.query_tables if label in labels}
+
+
+def test_run_detail_is_two_queries_then_payloads_for_admin_faults(api: ApiEnv, ch: Client) -> None:  # noqa: F811
+    """The run row (bounds from the trace-id table as a scalar subquery), then one read of its
+    spans; an admin key adds only the fault headers from the payload table."""
+    t = next(t for t in api.truth if t.status == "error")
+    viewer = _reads(lambda: get_run(ch, t.run_id, VIEWER))
+    assert [q[0] for q in viewer.per_query] == ["run_row", "run_spans"]
+    assert _tables(viewer, "run_row") == {n.RUNS}
+    assert _tables(viewer, "run_spans") == {n.TRACES}
+    admin = _reads(lambda: get_run(ch, t.run_id, FULL))
+    assert [q[0] for q in admin.per_query] == ["run_row", "run_spans", "fault_headers"]
+    assert _tables(admin, "fault_headers") == {n.PAYLOADS}
+
+
+_RUN_LABELS = ("list_runs", "running_counters")
+
+
+def test_finished_runs_are_listed_and_searched_without_reading_otel_traces(
+    api: ApiEnv,  # noqa: F811
+    ch: Client,
+) -> None:
+    time = TimeRange(api.start_ns - 10**9)
+    for status in ("ok", "error"):
+        stats = _reads(lambda status=status: list_runs(ch, RunFilters(time=time, status=status), FULL))
+        assert stats.granule_rows.keys() == {n.RUNS}, status
+    # A record only finished runs touched: building the run hits reads connector_runs only.
+    running = {t.run_id for t in api.truth if t.status == "running"}
+    touched: dict[str, set[str]] = {}
+    for t in api.truth:
+        for ext in t.external_ids:
+            touched.setdefault(ext, set()).add(t.run_id)
+    ext = next(x for x, runs in sorted(touched.items()) if not runs & running)
+    found: list[Any] = []
+    stats = _reads(lambda: found.append(search_runs(ch, ext, time, FULL)))
+    assert {h.run.run_id for h in found[0].runs} == touched[ext]
+    assert _tables(stats, *_RUN_LABELS) == {n.RUNS}
+    # The control: a page with running runs does read their steps from otel_traces.
+    stats = _reads(lambda: list_runs(ch, RunFilters(time=time, status="running"), FULL))
+    assert _tables(stats, "list_runs") == {n.RUNS}
+    assert _tables(stats, "running_counters") == {n.TRACES}
+
+
+def test_a_finished_run_is_its_finished_row_not_its_start_marker(api: ApiEnv, ch: Client) -> None:  # noqa: F811
+    t = next(t for t in api.truth if t.status == "error" and t.counters["fetched"])
+    rows = ch.query(
+        f"SELECT {n.C_FINISHED}, {n.C_RUN_STATUS}, Fetched, {n.C_EXIT_CODE} FROM {n.RUNS}"
+        f" WHERE {n.C_TRACE_ID} = {{t:String}} ORDER BY {n.C_FINISHED}",
+        parameters={"t": t.run_id},
+    ).result_rows
+    # Both rows exist and disagree, so reading the marker would show up below.
+    assert [tuple(r) for r in rows] == [
+        (False, "running", 0, 0),
+        (True, "error", t.counters["fetched"], t.exit_code),
+    ]
+    listed = list_runs(ch, RunFilters(time=TimeRange(api.start_ns - 10**9), run_ids=(t.run_id,)), FULL).items
+    detail = get_run(ch, t.run_id, FULL).run
+    for run in (listed[0], detail):
+        assert (run.status, run.exit_code, run.counters.fetched) == (
+            "error",
+            t.exit_code,
+            t.counters["fetched"],
+        )
+        assert run.duration_ms is not None
 
 
 def test_record_search_is_an_index_read(api: ApiEnv, ch: Client) -> None:  # noqa: F811

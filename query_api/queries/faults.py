@@ -119,8 +119,7 @@ def _response_headers(client: Client, rows: list[tuple[Any, ...]]) -> dict[tuple
     where.in_(n.C_TRACE_ID, traces)
     where.add(
         f"{n.C_SPAN_ID} IN {params.bind(spans, 'Array(String)')}"
-        f" OR ({n.C_ROLE} IN ('{sc.Role.HTTP.value}', '{sc.Role.WEBHOOK.value}')"
-        f" AND {n.C_PARENT_SPAN_ID} IN {params.bind(spans, 'Array(String)')} AND {n.C_HTTP_STATUS} >= 400)"
+        f" OR ({FAILED_CALL} AND {n.C_PARENT_SPAN_ID} IN {params.bind(spans, 'Array(String)')})"
     )
     where.add(
         f"{n.C_TIMESTAMP} >= fromUnixTimestamp64Nano({params.bind(min(int(r[3]) for r in rows) - 3600 * 10**9, 'Int64')}, 'UTC')"
@@ -132,20 +131,41 @@ def _response_headers(client: Client, rows: list[tuple[Any, ...]]) -> dict[tuple
         params.values,
         label="fault_calls",
     )
-    # fault (trace, span) -> the call span holding the response (last failed child wins).
-    owner: dict[tuple[str, str], tuple[str, str]] = {}
-    wanted = {(r[0], r[1]) for r in rows}
+    return payload_headers(client, rows, call_owners(rows, [(str(t), str(s), str(p)) for t, s, p in links]))
+
+
+# A failed HTTP call span: where a fault's response headers are, if the fault is its parent.
+FAILED_CALL = (
+    f"{n.C_ROLE} IN ('{sc.Role.HTTP.value}', '{sc.Role.WEBHOOK.value}') AND {n.C_HTTP_STATUS} >= 400"
+)
+
+
+def call_owners(
+    rows: list[tuple[Any, ...]], links: list[tuple[str, str, str]]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """Fault (trace, span) -> the span holding its response: its last failed call child, else itself.
+
+    `links` are (trace, span, parent) of candidate spans in start order; spans that are
+    neither faults nor their failed call children are ignored.
+    """
+    wanted = {(str(r[0]), str(r[1])) for r in rows}
+    owner = {fault: fault for fault in wanted}
     for tid, sid, parent in links:
-        if (tid, sid) in wanted:
-            owner.setdefault((tid, sid), (tid, sid))
         if (tid, parent) in wanted:
             owner[(tid, parent)] = (tid, sid)
+    return owner
+
+
+def payload_headers(
+    client: Client, rows: list[tuple[Any, ...]], owner: dict[tuple[str, str], tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, str]]:
+    """Response headers of each fault's owning span, from the payload table (admin keys only)."""
     if not owner:
         return {}
     params = Params()
     where = Conditions(params)
-    where.in_(n.C_SERVICE_NAME, services)
-    where.in_(n.C_TRACE_ID, traces)
+    where.in_(n.C_SERVICE_NAME, sorted({r[2] for r in rows}))
+    where.in_(n.C_TRACE_ID, sorted({r[0] for r in rows}))
     where.in_(n.C_SPAN_ID, sorted({s for _, s in owner.values()}))
     payload = {
         (tid, sid): dict(h)
@@ -159,12 +179,23 @@ def _response_headers(client: Client, rows: list[tuple[Any, ...]]) -> dict[tuple
     return {fault: payload.get(call, {}) for fault, call in owner.items()}
 
 
+def roots_of_trace_sql(params: Params, bounds: TraceBounds, scope: Scope) -> str:
+    """The root-faults SELECT of one run (rows as `fault_row` reads them), oldest first."""
+    where = _base_where(params, scope)
+    bounds.apply(where)
+    return _ROOTS.format(where=where.sql())
+
+
+def fault_row(row: tuple[Any, ...], headers: dict[tuple[str, str], dict[str, str]] | None) -> Fault:
+    """A `Fault` from a root-faults row (run_id, span_id, connector, ts_ns, type, uri, host,
+    message, status_code, cause) and, for admin keys, the response headers by fault."""
+    return _fault(row, headers)
+
+
 def faults_of_trace(client: Client, bounds: TraceBounds, scope: Scope) -> list[Fault]:
     """Root faults of one run, oldest first."""
     params = Params()
-    where = _base_where(params, scope)
-    bounds.apply(where)
-    rows = fetch(client, _ROOTS.format(where=where.sql()), params.values, label="run_faults")
+    rows = fetch(client, roots_of_trace_sql(params, bounds, scope), params.values, label="run_faults")
     headers = _response_headers(client, rows) if scope.payloads else None
     return [_fault(r, headers) for r in rows]
 

@@ -1,9 +1,12 @@
 """Runs: the list (`list_runs`) and one run with its steps and root faults (`get_run`).
 
-A run is its `run` span plus the zero-length `run_start` marker the SDK emits when it
-begins; grouping both by TraceId gives finished and still-running runs in one pass over the
-two roles' granules (sort key: ServiceName, Role, hour). Filters on run-level values are
-applied after grouping, on the run span's values.
+Run rows come from `connector_runs` (migration 3), not from `otel_traces`: one narrow row
+per `run_start` marker (`Finished = false`) and one per finished `run` span (`Finished =
+true`), with typed status, exit code and counters. Reading the wide `SpanAttributes` map of
+`otel_traces` for every run of a month was what made the runs list and the record look-up
+slow. A run's state is its finished row if there is one, else its marker (`argMax(...,
+Finished)` per TraceId); filters on run-level values are applied after grouping, on that
+state. Only a still-running run reads `otel_traces`, for the counters of its finished steps.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from instrumentation import semconv as sc
 from query_api import cursor as cur
 from query_api.db import fetch
 from query_api.errors import not_found
-from query_api.models import Counters, Page, RunDetail, RunSummary, StepRow
+from query_api.models import Counters, Fault, Page, RunDetail, RunSummary, StepRow
 from query_api.queries.common import (
     DEFAULT_PAGE,
     TimeRange,
@@ -26,15 +29,13 @@ from query_api.queries.common import (
     attr,
     counter_exprs,
     counters_of,
-    trace_bounds,
 )
-from query_api.queries.faults import faults_of_trace
+from query_api.queries.faults import FAILED_CALL, call_owners, fault_row, payload_headers, roots_of_trace_sql
 from query_api.scope import Scope
 from query_api.sqlbuild import Conditions, Params, ns_expr
 from query_api.timeutil import NS, iso, ms
 
-RUN = sc.Role.RUN.value
-RUN_START = sc.Role.RUN_START.value
+RUNNING = sc.RunStatus.RUNNING.value
 
 
 @dataclass(frozen=True)
@@ -55,31 +56,33 @@ class RunFilters:
     limit: int = DEFAULT_PAGE
 
 
-_IS_RUN = f"{n.C_ROLE} = '{RUN}'"
+def _state(column: str) -> str:
+    """The run's current value of a `connector_runs` column: from its finished row if any."""
+    return f"argMax({column}, {n.C_FINISHED})"
 
-# One row per run. Column order is what `_summary` reads.
-_RUN_SELECT = f"""
-SELECT
+
+_COUNTERS = ", ".join(_state(col) for col in n.RUN_COUNTER_COLUMNS.values())
+
+# One row per run, from `connector_runs` grouped by TraceId. Column order is what `_summary`
+# reads.
+_RUN_COLUMNS = f"""
     {n.C_TRACE_ID} AS run_id,
-    any({n.C_SERVICE_NAME}) AS connector,
-    max({n.C_TENANT}) AS tenant,
-    max({n.C_RESOURCE_ATTRIBUTES}['{sc.SERVICE_VERSION}']) AS version,
-    countIf({_IS_RUN}) > 0 AS finished,
-    multiIf(NOT finished, '{sc.RunStatus.RUNNING.value}',
-            anyIf({attr(sc.RUN_STATUS)}, {_IS_RUN}) != '', anyIf({attr(sc.RUN_STATUS)}, {_IS_RUN}),
-            anyIf({n.C_STATUS_CODE}, {_IS_RUN}) = 'Error', '{sc.RunStatus.ERROR.value}',
-            '{sc.RunStatus.OK.value}') AS status,
-    max({n.C_SYNC_TYPE}) AS sync_type,
-    max({n.C_TRIGGER}) AS trigger,
-    max({n.C_JOB_ID}) AS job_id,
+    {_state(n.C_SERVICE_NAME)} AS connector,
+    {_state(n.C_TENANT)} AS tenant,
+    {_state(n.C_VERSION)} AS version,
+    max({n.C_FINISHED}) AS finished,
+    {_state(n.C_RUN_STATUS)} AS status,
+    {_state(n.C_SYNC_TYPE)} AS sync_type,
+    {_state(n.C_TRIGGER)} AS trigger,
+    {_state(n.C_JOB_ID)} AS job_id,
     {ns_expr(f"min({n.C_TIMESTAMP})")} AS start_ns,
-    if(finished, toNullable(anyIf({n.C_DURATION}, {_IS_RUN})), NULL) AS duration_ns,
-    {counter_exprs("any", _IS_RUN)},
-    anyIf(toUInt64OrZero({attr(sc.ERROR_COUNT)}), {_IS_RUN}) AS error_count,
-    anyIf(toInt64OrNull({attr(sc.RUN_EXIT_CODE)}), {_IS_RUN}) AS exit_code,
-    anyIf({n.C_FAILURE_CAUSE}, {_IS_RUN}) AS failure_cause
-FROM {n.TRACES}
-"""
+    if(finished, toNullable({_state(n.C_DURATION)}), NULL) AS duration_ns,
+    {_COUNTERS},
+    {_state(n.C_ERROR_COUNT)} AS error_count,
+    if(finished, toNullable(toInt64({_state(n.C_EXIT_CODE)})), NULL) AS exit_code,
+    {_state(n.C_FAILURE_CAUSE)} AS failure_cause"""
+
+_RUN_SELECT = f"SELECT{_RUN_COLUMNS}\nFROM {n.RUNS}\n"
 
 
 def _summary(row: tuple[Any, ...]) -> RunSummary:
@@ -143,7 +146,6 @@ def list_runs(client: Client, filters: RunFilters, scope: Scope) -> Page[RunSumm
     """Runs newest first (start time, then run id as the tiebreaker)."""
     params = Params()
     where = Conditions(params)
-    where.in_(n.C_ROLE, [RUN, RUN_START])
     scope.apply(where)
     if filters.connector is not None:
         where.eq(n.C_SERVICE_NAME, filters.connector)
@@ -153,7 +155,7 @@ def list_runs(client: Client, filters: RunFilters, scope: Scope) -> Page[RunSumm
     having = _having(filters, params)
     if filters.cursor:
         c_ns, c_id = cur.decode("runs", filters.cursor, (int, str))
-        # Both roles are stamped at the run's start, so rows after the cursor's start can go.
+        # Both rows of a run are stamped at its start, so rows after the cursor's start can go.
         where.add(f"{n.C_TIMESTAMP} <= fromUnixTimestamp64Nano({params.bind(c_ns, 'Int64')}, 'UTC')")
         having.add(f"(start_ns, run_id) < ({params.bind(c_ns, 'Int64')}, {params.bind(c_id, 'String')})")
     sql = (
@@ -168,8 +170,11 @@ def list_runs(client: Client, filters: RunFilters, scope: Scope) -> Page[RunSumm
 
 
 def _fill_running_counters(client: Client, items: list[RunSummary]) -> None:
-    """A running run has no run span yet: its counters so far are the sum of its finished steps."""
-    running = [r for r in items if r.status == sc.RunStatus.RUNNING.value]
+    """A running run has no run span yet: its counters so far are the sum of its finished steps.
+
+    The only read of `otel_traces` for a list of runs, and only when the page has running runs.
+    """
+    running = [r for r in items if r.status == RUNNING]
     if not running:
         return
     params = Params()
@@ -211,52 +216,184 @@ def run_summary(client: Client, bounds: TraceBounds) -> RunSummary | None:
     return page.items[0] if page.items else None
 
 
-def _steps(client: Client, bounds: TraceBounds) -> list[StepRow]:
+# The columns of `_run_spans`' rows: steps, root faults and failed calls of one run share
+# them (UNION ALL needs one shape); each kind fills what it has, the rest are type defaults.
+_SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("kind", "String"),
+    ("span_id", "String"),
+    ("parent_id", "String"),
+    ("ts_ns", "Int64"),
+    ("name", "String"),
+    ("message", "String"),
+    ("cause", "String"),
+    ("status", "String"),
+    ("duration", "UInt64"),
+    ("counters", "Array(UInt64)"),
+    ("rate_limited", "Bool"),
+    ("error_count", "UInt64"),
+    ("uri", "String"),
+    ("host", "String"),
+    ("status_code", "UInt16"),
+    ("connector", "String"),
+)
+
+
+def _branch(kind: str, exprs: dict[str, str], source: str) -> str:
+    cols = [f"'{kind}' AS kind"] + [
+        f"CAST({exprs[name]}, '{type_}') AS {name}"
+        if name in exprs
+        else f"defaultValueOfTypeName('{type_}') AS {name}"
+        for name, type_ in _SPAN_COLUMNS[1:]
+    ]
+    return f"SELECT {', '.join(cols)}\n{source}"
+
+
+@dataclass
+class _RunSpans:
+    steps: list[StepRow]
+    faults: list[tuple[Any, ...]]  # root-fault rows as `fault_row` reads them
+    calls: list[tuple[str, str, str]]  # failed calls (trace, span, parent), in start order
+
+
+def _run_spans(client: Client, bounds: TraceBounds, scope: Scope) -> _RunSpans:
+    """Steps, root faults and (admin keys) failed calls of one run: one round trip.
+
+    Each part reads `otel_traces` within the run's bounds (a few granules); as one UNION ALL
+    they cost one query instead of three sequential ones.
+    """
     params = Params()
     where = Conditions(params)
     bounds.apply(where)
-    where.eq(n.C_ROLE, sc.Role.STEP.value)
-    sql = (
-        f"SELECT {n.C_SPAN_ID}, {n.C_STEP_NAME}, {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}, {n.C_STATUS_CODE},"
-        f" {n.C_STATUS_MESSAGE}, {counter_exprs()}, {n.C_RATE_LIMITED},"
-        f" toUInt64OrZero({attr(sc.ERROR_COUNT)}), {n.C_FAILURE_CAUSE}"
-        f" FROM {n.TRACES} {where.sql()} ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID}"
-    )
-    out = []
-    for row in fetch(client, sql, params.values, label="run_steps"):
-        sid, name, start_ns, dur, status, message, *rest = row
-        counters, (rate_limited, error_count, cause) = rest[:7], rest[7:]
-        out.append(
-            StepRow(
-                step_id=sid,
-                name=name,
-                start=iso(start_ns),
-                start_ns=int(start_ns),
-                duration_ms=ms(dur) or 0.0,
-                status=status,
-                status_message=message,
-                counters=Counters(**counters_of(counters)),
-                rate_limited=bool(rate_limited),
-                error_count=int(error_count),
-                failure_cause=cause,
+    base = where.joined()
+    step = {
+        "span_id": n.C_SPAN_ID,
+        "ts_ns": ns_expr(n.C_TIMESTAMP),
+        "name": n.C_STEP_NAME,
+        "message": n.C_STATUS_MESSAGE,
+        "cause": n.C_FAILURE_CAUSE,
+        "status": n.C_STATUS_CODE,
+        "duration": n.C_DURATION,
+        "counters": f"[{counter_exprs()}]",
+        "rate_limited": n.C_RATE_LIMITED,
+        "error_count": f"toUInt64OrZero({attr(sc.ERROR_COUNT)})",
+    }
+    fault = {
+        "span_id": "span_id",
+        "ts_ns": "ts_ns",
+        "name": "type",
+        "message": "message",
+        "cause": "cause",
+        "uri": "uri",
+        "host": "host",
+        "status_code": "status_code",
+        "connector": "connector",
+    }
+    parts = [
+        _branch("step", step, f"FROM {n.TRACES} WHERE {base} AND {n.C_ROLE} = '{sc.Role.STEP.value}'"),
+        _branch("fault", fault, f"FROM ({roots_of_trace_sql(params, bounds, scope)})"),
+    ]
+    if scope.payloads:
+        call = {"span_id": n.C_SPAN_ID, "parent_id": n.C_PARENT_SPAN_ID, "ts_ns": ns_expr(n.C_TIMESTAMP)}
+        parts.append(_branch("call", call, f"FROM {n.TRACES} WHERE {base} AND {FAILED_CALL}"))
+    rows = fetch(client, "\nUNION ALL\n".join(parts), params.values, label="run_spans")
+    # UNION ALL keeps no order: every kind is start order, span id as the tiebreaker.
+    rows.sort(key=lambda r: (r[3], r[1]))
+    out = _RunSpans([], [], [])
+    for (
+        kind,
+        sid,
+        parent,
+        ts,
+        name,
+        message,
+        cause,
+        status,
+        dur,
+        counters,
+        rate_limited,
+        errors,
+        *fault_cols,
+    ) in rows:
+        uri, host, status_code, connector = fault_cols
+        if kind == "step":
+            out.steps.append(
+                StepRow(
+                    step_id=sid,
+                    name=name,
+                    start=iso(ts),
+                    start_ns=int(ts),
+                    duration_ms=ms(dur) or 0.0,
+                    status=status,
+                    status_message=message,
+                    counters=Counters(**counters_of(counters)),
+                    rate_limited=bool(rate_limited),
+                    error_count=int(errors),
+                    failure_cause=cause,
+                )
             )
-        )
+        elif kind == "fault":
+            out.faults.append(
+                (bounds.trace_id, sid, connector, ts, name, uri, host, message, status_code, cause)
+            )
+        else:
+            out.calls.append((bounds.trace_id, sid, parent))
     return out
 
 
-def get_run(client: Client, run_id: str, scope: Scope) -> RunDetail:
-    """One run: summary, steps in start order, and root faults."""
-    bounds = trace_bounds(client, run_id, scope)
-    if bounds is None:
-        raise not_found(f"run {run_id}")
-    summary = run_summary(client, bounds)
-    if summary is None:
-        raise not_found(f"run {run_id}")
-    return RunDetail(
-        run=summary,
-        steps=_steps(client, bounds),
-        faults=faults_of_trace(client, bounds, scope),
+def _run_row(client: Client, run_id: str, scope: Scope) -> tuple[TraceBounds, RunSummary] | None:
+    """The run's bounds and its row from `connector_runs`, in one query.
+
+    The bounds come from `otel_traces_trace_id_ts` (a primary-key look-up) as a scalar
+    subquery, which ClickHouse evaluates before index analysis: the run's rows are then read
+    by (ServiceName, Timestamp) and the TraceId bloom filter, typically one granule.
+    """
+    params = Params()
+    tid = params.bind(run_id, "String")
+    where = Conditions(params)
+    where.add(f"{n.C_TRACE_ID} = {tid}")
+    where.add(f"{n.C_SERVICE_NAME} IN b.1")
+    where.add(f"{n.C_TIMESTAMP} >= toDateTime64(b.2 - 1, 9, 'UTC')")
+    where.add(f"{n.C_TIMESTAMP} < toDateTime64(b.3 + 1, 9, 'UTC')")
+    scope.apply(where)
+    sql = (
+        f"WITH (SELECT (groupUniqArray({n.C_SERVICE_NAME}), toUnixTimestamp(min({n.C_START})),"
+        f" toUnixTimestamp(max({n.C_END}))) FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = {tid}) AS b\n"
+        f"SELECT b.1, b.2, b.3,{_RUN_COLUMNS}\nFROM {n.RUNS}\n{where.sql()}\nGROUP BY {n.C_TRACE_ID}"
     )
+    rows = fetch(client, sql, params.values, label="run_row")
+    if not rows:
+        return None
+    services, start_s, end_s, *row = rows[0]
+    visible = tuple(sorted(str(s) for s in services if scope.allows(str(s))))
+    # Same bounds as `trace_bounds`: End is already max(start)+1s; one more second covers
+    # sub-second rounding of Start.
+    return TraceBounds(run_id, visible, (int(start_s) - 1) * NS, (int(end_s) + 1) * NS), _summary(tuple(row))
+
+
+def get_run(client: Client, run_id: str, scope: Scope) -> RunDetail:
+    """One run: summary, steps in start order, and root faults.
+
+    Two sequential queries (the run row with its bounds, then the run's spans), a third only
+    for admin keys when the run has faults (their response headers, from the payload table).
+    """
+    found = _run_row(client, run_id, scope)
+    if found is None:
+        raise not_found(f"run {run_id}")
+    bounds, summary = found
+    spans = _run_spans(client, bounds, scope)
+    if summary.status == RUNNING and spans.steps:
+        # As `_fill_running_counters` does for the list, from the steps already read.
+        summary.counters = Counters(
+            **{c: sum(getattr(st.counters, c) for st in spans.steps) for c in Counters.model_fields}
+        )
+        summary.error_count = sum(st.error_count for st in spans.steps)
+    headers = (
+        payload_headers(client, spans.faults, call_owners(spans.faults, spans.calls))
+        if scope.payloads and spans.faults
+        else None
+    )
+    faults: list[Fault] = [fault_row(r, headers) for r in spans.faults]
+    return RunDetail(run=summary, steps=spans.steps, faults=faults)
 
 
 __all__ = ["NS", "RunFilters", "get_run", "list_runs", "run_summary"]
