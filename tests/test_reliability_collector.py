@@ -163,6 +163,7 @@ def test_same_wal_batch_inserted_twice_is_stored_once(ch_client: Client) -> None
         "otel_traces_trace_id_ts": 1,
         "connector_search_index": 5,
         "otel_logs": 0,
+        "connector_runs": 0,  # no run spans in this batch
     }
     sink.write(TRACES_INGEST, batch.columns, batch.data, token="t-3")  # a new token is new data
     assert _storage_counts(ch_client)[TRACES] == once[TRACES] + 5
