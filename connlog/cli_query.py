@@ -8,12 +8,12 @@ directory; the files are the caller's, so no key is asked for there).
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -23,6 +23,7 @@ from connlog.settings_cli import ClickHouseUrl, Database, DataDir, settings_from
 from query_api import paths
 
 console = Console()
+T = TypeVar("T")
 
 ApiUrl = Annotated[
     str | None,
@@ -100,9 +101,27 @@ def open_api(
         yield Api(client)
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]{exc}[/]")
-    return typer.Exit(1)
+@dataclass(frozen=True)
+class Target:
+    """Where a command's questions go: a running API, or a data directory opened in-process."""
+
+    api_url: str | None
+    token: str | None
+    clickhouse_url: str | None
+    data_dir: Any
+    database: str | None
+
+
+def ask(target: Target, question: Callable[[Api], T]) -> T:
+    """Run `question` against the API; an API or transport error exits 1 with its message."""
+    try:
+        with open_api(
+            target.api_url, target.token, target.clickhouse_url, target.data_dir, target.database
+        ) as api:
+            return question(api)
+    except (ApiError, httpx.HTTPError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
 
 
 def runs(
@@ -122,11 +141,8 @@ def runs(
     from query_api.models import Page, RunSummary
 
     params = {"connector": connector, "status": status, "failure_cause": failure_cause}
-    try:
-        with open_api(api_url, token, clickhouse_url, data_dir, database) as api:
-            data = api.get(paths.RUNS, **params, **{"from": since_epoch(since)}, limit=limit)
-    except (ApiError, httpx.HTTPError) as exc:
-        raise _fail(exc) from exc
+    target = Target(api_url, token, clickhouse_url, data_dir, database)
+    data = ask(target, lambda api: api.get(paths.RUNS, **params, **{"from": since_epoch(since)}, limit=limit))
     console.print(runs_table(Page[RunSummary].model_validate(data)))
 
 
@@ -142,21 +158,21 @@ def run(
     from query_api.cli_views import run_tree
     from query_api.models import CallRow, Page, PageRow, RunDetail
 
-    try:
-        with open_api(api_url, token, clickhouse_url, data_dir, database) as api:
-            detail = RunDetail.model_validate(api.get(paths.RUN.format(run_id=run_id)))
-            pages = {
-                s.step_id: Page[PageRow]
-                .model_validate(api.get(paths.RUN_PAGES.format(run_id=run_id, step_id=s.step_id), limit=500))
-                .items
-                for s in detail.steps
-            }
-            start = detail.run.start_ns // 10**9 - 1
-            call_page = Page[CallRow].model_validate(
-                api.get(paths.CALLS, run=run_id, limit=500, **{"from": start})
-            )
-    except (ApiError, httpx.HTTPError) as exc:
-        raise _fail(exc) from exc
+    target = Target(api_url, token, clickhouse_url, data_dir, database)
+
+    def tree_parts(api: Api) -> tuple[RunDetail, dict[str, list[PageRow]], Page[CallRow]]:
+        detail = RunDetail.model_validate(api.get(paths.RUN.format(run_id=run_id)))
+        pages = {
+            s.step_id: Page[PageRow]
+            .model_validate(api.get(paths.RUN_PAGES.format(run_id=run_id, step_id=s.step_id), limit=500))
+            .items
+            for s in detail.steps
+        }
+        start = detail.run.start_ns // 10**9 - 1
+        calls = Page[CallRow].model_validate(api.get(paths.CALLS, run=run_id, limit=500, **{"from": start}))
+        return detail, pages, calls
+
+    detail, pages, call_page = ask(target, tree_parts)
     calls: dict[str, list[CallRow]] = {}
     for call in reversed(call_page.items):
         calls.setdefault(call.parent_id, []).append(call)
@@ -188,11 +204,10 @@ def calls(
         "failure_cause": failure_cause,
         "run": run_id,
     }
-    try:
-        with open_api(api_url, token, clickhouse_url, data_dir, database) as api:
-            data = api.get(paths.CALLS, **params, **{"from": since_epoch(since)}, limit=limit)
-    except (ApiError, httpx.HTTPError) as exc:
-        raise _fail(exc) from exc
+    target = Target(api_url, token, clickhouse_url, data_dir, database)
+    data = ask(
+        target, lambda api: api.get(paths.CALLS, **params, **{"from": since_epoch(since)}, limit=limit)
+    )
     console.print(calls_table(Page[CallRow].model_validate(data)))
 
 
@@ -210,11 +225,8 @@ def search(
     from query_api.cli_views import search_table
     from query_api.models import SearchResult
 
-    try:
-        with open_api(api_url, token, clickhouse_url, data_dir, database) as api:
-            data = api.get(paths.SEARCH, q=q, scope=run_id, **{"from": since_epoch(since)})
-    except (ApiError, httpx.HTTPError) as exc:
-        raise _fail(exc) from exc
+    target = Target(api_url, token, clickhouse_url, data_dir, database)
+    data = ask(target, lambda api: api.get(paths.SEARCH, q=q, scope=run_id, **{"from": since_epoch(since)}))
     console.print(search_table(SearchResult.model_validate(data)))
 
 
@@ -230,11 +242,6 @@ def sql(
     from query_api.cli_views import sql_table
     from query_api.models import SqlResult
 
-    try:
-        with open_api(
-            api_url, token or os.environ.get("CONNLOG_API_KEY"), clickhouse_url, data_dir, database
-        ) as api:
-            data = api.post(paths.SQL, {"query": query})
-    except (ApiError, httpx.HTTPError) as exc:
-        raise _fail(exc) from exc
+    target = Target(api_url, token, clickhouse_url, data_dir, database)
+    data = ask(target, lambda api: api.post(paths.SQL, {"query": query}))
     console.print(sql_table(SqlResult.model_validate(data)))
