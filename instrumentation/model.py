@@ -84,6 +84,7 @@ _NOOP_TRACER: Tracer = trace.NoOpTracer()
 P = ParamSpec("P")
 R = TypeVar("R")
 S = TypeVar("S", bound="_Scope")
+A = TypeVar("A", bound="_AsyncWith")
 
 
 def _handle_and_tracer() -> tuple[Handle | None, Tracer]:
@@ -160,7 +161,35 @@ def record_failure(handle: Handle | None, node: Node | None, span: Span, exc: Ba
 
 
 # ---------------------------------------------------------------------- scopes
-class _Scope:
+class _AsyncWith:
+    """`async with` for a scope whose `with` does the work: entering and leaving never await."""
+
+    __slots__ = ()
+
+    def __enter__(self: A) -> A:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self: A) -> A:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+class _Scope(_AsyncWith):
     """A span-backed scope usable as `with`, `async with` and decorator."""
 
     role: Role = Role.STEP
@@ -242,17 +271,6 @@ class _Scope:
                     otel_context.detach(tokens[0])
                 except Exception:
                     _swallow(handle, "detach")
-
-    async def __aenter__(self: S) -> S:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     def _fresh(self: S) -> S:
         return type(self)(*self._args, **self._kwargs)
@@ -473,7 +491,7 @@ def _finish_pending(node: Node) -> None:
             ent._finish_plain()
 
 
-class entity:
+class entity(_AsyncWith):
     """One record processed by the connector (see the module docstring for plain vs `with`)."""
 
     __slots__ = (
@@ -605,17 +623,6 @@ class entity:
                     otel_context.detach(tokens[0])
                 except Exception:
                     _swallow(self._handle, "detach")
-
-    async def __aenter__(self) -> entity:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     def _finish_plain(self) -> None:
         """Emit a never-entered entity: started at creation, ended now."""
