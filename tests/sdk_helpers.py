@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -25,6 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 import instrumentation as cl
+from collector.http_thread import ThreadedServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
@@ -122,25 +121,12 @@ app = Starlette(
 )
 
 
-class LocalServer:
-    """uvicorn in a daemon thread; `url` is ready when the constructor returns."""
+class LocalServer(ThreadedServer):
+    """The project's `ThreadedServer` on an ephemeral port, started on construction."""
 
     def __init__(self, asgi_app: Any = app) -> None:
-        config = uvicorn.Config(asgi_app, host="127.0.0.1", port=0, log_level="error", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("local server did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
+        super().__init__(asgi_app, name="sdk-test-server")
+        self.start(timeout=10)
 
 
 @dataclass
