@@ -293,43 +293,31 @@ def get_call(client: Client, call_id: str, scope: Scope, *, run_id: str | None =
         raise not_found(f"call {call_id}")
     call = _call(row[:17])
     req_trunc, resp_trunc, req_ct, resp_ct = row[17:]
+    # Viewers get the call without its payload: headers and bodies stay None (not read at all).
+    req_h: dict[str, str] | None = None
+    resp_h: dict[str, str] | None = None
+    req_b: str | None = None
+    resp_b: str | None = None
     if scope.payloads:
         req_h, resp_h, req_b, resp_b = _payload(client, call)
         req_ct = req_ct or req_h.get("content-type", "")
         resp_ct = resp_ct or resp_h.get("content-type", "")
-        request = CallRequest(
-            method=call.method,
-            url=call.url,
-            headers=req_h,
-            body=req_b,
-            body_truncated=bool(req_trunc),
-            content_type=req_ct,
-        )
-        response = CallResponse(
-            status=call.http_status,
-            headers=resp_h,
-            body=resp_b,
-            body_truncated=bool(resp_trunc),
-            content_type=resp_ct,
-        )
-        curl = curl_command(call.method, call.url, req_h, req_b)
-    else:
-        request = CallRequest(
-            method=call.method,
-            url=call.url,
-            headers=None,
-            body=None,
-            body_truncated=bool(req_trunc),
-            content_type=req_ct,
-        )
-        response = CallResponse(
-            status=call.http_status,
-            headers=None,
-            body=None,
-            body_truncated=bool(resp_trunc),
-            content_type=resp_ct,
-        )
-        curl = curl_command(call.method, call.url, None, None)
+    request = CallRequest(
+        method=call.method,
+        url=call.url,
+        headers=req_h,
+        body=req_b,
+        body_truncated=bool(req_trunc),
+        content_type=req_ct,
+    )
+    response = CallResponse(
+        status=call.http_status,
+        headers=resp_h,
+        body=resp_b,
+        body_truncated=bool(resp_trunc),
+        content_type=resp_ct,
+    )
+    curl = curl_command(call.method, call.url, req_h, req_b)
     return CallDetail(
         call=call,
         timing=Timing(
