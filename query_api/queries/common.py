@@ -16,7 +16,7 @@ from clickhouse_connect.driver.client import Client
 from collector.schema import names as n
 from instrumentation import semconv as sc
 from query_api.db import fetch
-from query_api.errors import invalid
+from query_api.errors import invalid, not_found
 from query_api.scope import Scope
 from query_api.sqlbuild import Conditions, Params, ts_param
 from query_api.timeutil import NS, now_ns
@@ -105,6 +105,19 @@ def trace_bounds(client: Client, tid: str, scope: Scope) -> TraceBounds | None:
         return None
     # End is already max(start)+1s; one more second covers sub-second rounding of Start.
     return TraceBounds(tid, visible, (int(start_s) - 1) * NS, (int(end_s) + 1) * NS)
+
+
+def within_trace(client: Client, tid: str, scope: Scope, what: str = "run") -> tuple[TraceBounds, Conditions]:
+    """The trace's bounds and a WHERE already narrowed to them; 404 when unknown or out of scope.
+
+    Every drill-down starts here, so each reads only its trace's granules.
+    """
+    bounds = trace_bounds(client, tid, scope)
+    if bounds is None:
+        raise not_found(f"{what} {tid}")
+    where = Conditions(Params())
+    bounds.apply(where)
+    return bounds, where
 
 
 def counter_exprs(prefix_agg: str = "", cond: str = "") -> str:

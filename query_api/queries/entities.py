@@ -15,11 +15,10 @@ from collector.schema import names as n
 from instrumentation import semconv as sc
 from query_api import cursor as cur
 from query_api.db import fetch
-from query_api.errors import not_found
 from query_api.models import EntityRow, Page
-from query_api.queries.common import DEFAULT_PAGE, attr, trace_bounds
+from query_api.queries.common import DEFAULT_PAGE, attr, within_trace
 from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, Params, ns_expr
+from query_api.sqlbuild import Conditions, ns_expr
 from query_api.timeutil import iso, ms
 
 
@@ -38,12 +37,8 @@ def _is_span_id(value: str) -> bool:
 
 def list_entities(client: Client, run_id: str, f: EntityFilters, scope: Scope) -> Page[EntityRow]:
     """Entities of the run in processing order (start time, then span id)."""
-    bounds = trace_bounds(client, run_id, scope)
-    if bounds is None:
-        raise not_found(f"run {run_id}")
-    params = Params()
-    where = Conditions(params)
-    bounds.apply(where)
+    bounds, where = within_trace(client, run_id, scope)
+    params = where.params
     where.eq(n.C_ROLE, sc.Role.ENTITY.value)
     if f.step is not None:
         if _is_span_id(f.step):

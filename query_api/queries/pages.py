@@ -16,7 +16,6 @@ from collector.schema import names as n
 from instrumentation import semconv as sc
 from query_api import cursor as cur
 from query_api.db import fetch
-from query_api.errors import not_found
 from query_api.models import Counters, Page, PageRow
 from query_api.queries.common import (
     DEFAULT_PAGE,
@@ -24,7 +23,7 @@ from query_api.queries.common import (
     attr,
     counter_exprs,
     counters_of,
-    trace_bounds,
+    within_trace,
 )
 from query_api.scope import Scope
 from query_api.sqlbuild import Conditions, Params, ns_expr
@@ -43,12 +42,8 @@ def list_pages(
     limit: int = DEFAULT_PAGE,
 ) -> Page[PageRow]:
     """Pages of `step_id` in page order (start time, then span id)."""
-    bounds = trace_bounds(client, run_id, scope)
-    if bounds is None:
-        raise not_found(f"run {run_id}")
-    params = Params()
-    where = Conditions(params)
-    bounds.apply(where)
+    bounds, where = within_trace(client, run_id, scope)
+    params = where.params
     where.eq(n.C_ROLE, sc.Role.PAGE.value)
     where.eq(n.C_PARENT_SPAN_ID, step_id)
     if cursor:

@@ -20,9 +20,9 @@ from clickhouse_connect.driver.client import Client
 from collector.schema import names as n
 from instrumentation import semconv as sc
 from query_api.db import fetch
-from query_api.errors import invalid, not_found
+from query_api.errors import invalid
 from query_api.models import RunHit, SearchResult, SpanHit
-from query_api.queries.common import TimeRange, is_trace_id, trace_bounds
+from query_api.queries.common import TimeRange, is_trace_id, trace_bounds, within_trace
 from query_api.queries.runs import RunFilters, list_runs
 from query_api.scope import Scope
 from query_api.sqlbuild import Conditions, Params, like_contains, ns_expr
@@ -143,12 +143,8 @@ def search_in_run(client: Client, q: str, run_id: str, scope: Scope) -> SearchRe
     q = q.strip()
     if not q:
         raise invalid("q", "must not be empty")
-    bounds = trace_bounds(client, run_id, scope)
-    if bounds is None:
-        raise not_found(f"run {run_id}")
-    params = Params()
-    where = Conditions(params)
-    bounds.apply(where)
+    _, where = within_trace(client, run_id, scope)
+    params = where.params
     exact = params.bind(q, "String")
     pattern = params.bind(like_contains(q), "String")
     checks = {

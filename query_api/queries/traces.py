@@ -8,21 +8,17 @@ from collector.schema import names as n
 from query_api.db import fetch
 from query_api.errors import not_found
 from query_api.models import Trace, TraceSpan
-from query_api.queries.common import trace_bounds
+from query_api.queries.common import within_trace
 from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, Params, ns_expr
+from query_api.sqlbuild import ns_expr
 from query_api.timeutil import iso, ms
 
 MAX_SPANS = 20_000  # a waterfall beyond this is unreadable; the rest is cut
 
 
 def get_trace(client: Client, tid: str, scope: Scope) -> Trace:
-    bounds = trace_bounds(client, tid, scope)
-    if bounds is None:
-        raise not_found(f"trace {tid}")
-    params = Params()
-    where = Conditions(params)
-    bounds.apply(where)
+    _, where = within_trace(client, tid, scope, "trace")
+    params = where.params
     rows = fetch(
         client,
         f"SELECT {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_SPAN_NAME}, {n.C_ROLE}, {n.C_SERVICE_NAME},"
