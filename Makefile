@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(VENV)/bin/pip install -q "uv>=0.5,<1"
 	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	sh scripts/install-browser.sh $(VENV)
 	touch $(STAMP)
 
 demo: $(STAMP)

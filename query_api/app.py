@@ -34,6 +34,7 @@ from query_api.paths import API_PREFIX
 from query_api.queries.adhoc import SqlRunner
 from query_api.routes import calls, explore, export, health, runs, sql
 from query_api.routes.deps import AppState, principal
+from query_api.viewer import install as install_viewer
 
 log = logging.getLogger("query_api")
 
@@ -160,4 +161,5 @@ def create_app(
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
+    install_viewer(app)
     return app
