@@ -206,8 +206,9 @@ def test_version_1_database_is_upgraded_to_the_dedup_window(base_settings: Setti
         assert apply_schema(client, settings) == [
             "migration 2: deduplication window for idempotent replays",
             "migration 3: connector_runs: one narrow row per run",
+            "migration 4: enduser id on spans and runs, and the schedule a run's job follows",
         ]
-        assert applied_versions(client, settings) == {1, 2, 3}
+        assert applied_versions(client, settings) == {1, 2, 3, 4}
         windows = client.query(
             "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase()"
             " AND engine LIKE '%MergeTree' AND name != {m:String}",
@@ -274,7 +275,7 @@ def test_migration_3_backfills_runs_stored_before_it(base_settings: Settings) ->
             [_run_span(now, "c" * 32, "4" * 16, sc.Role.RUN, {sc.RUN_STATUS: "ok"})],
             column_names=list(n.TRACES_INGEST_COLUMNS),
         )
-        assert apply_schema(client, settings) == ["migration 3: connector_runs: one narrow row per run"]
+        assert apply_schema(client, settings)[0] == "migration 3: connector_runs: one narrow row per run"
         assert client.query(f"SELECT TraceId, {n.C_RUN_STATUS} FROM {n.RUNS}").result_rows == [
             ("c" * 32, "ok")
         ]

@@ -1,7 +1,8 @@
 """Versioned, idempotent schema migrations and retention changes.
 
 The schema is a public interface (users run SQL on it), so it only changes through a
-numbered migration recorded in `connlog_schema_migrations`. Retention is not a migration:
+numbered migration recorded in `connlog_schema_migrations`; each migration is a fixed SQL
+file under `migrations/` (see `templates.py`): changes after it was written are new files. Retention is not a migration:
 it is a setting, compared with what the tables carry on every `apply` and altered in place
 when it differs, so changing `CONNLOG_RETENTION_DAYS` reaches an existing database.
 """
@@ -9,28 +10,15 @@ when it differs, so changing `CONNLOG_RETENTION_DAYS` reaches an existing databa
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from clickhouse_connect.driver.client import Client
 
 from collector.config import Settings
 from collector.schema import ddl
 from collector.schema import names as n
+from collector.schema.templates import MigrationFile, load_migrations
 
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    statements: Callable[[Settings], list[str]]
-
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "initial schema", ddl.initial_schema),
-    Migration(2, "deduplication window for idempotent replays", ddl.dedup_window),
-    Migration(3, "connector_runs: one narrow row per run", ddl.runs_table),
-)
+Migration = MigrationFile
+MIGRATIONS: tuple[MigrationFile, ...] = load_migrations()
 
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -121,6 +121,7 @@ C_HTTP_URL: Final = "HttpUrl"
 C_HTTP_URL_TEMPLATE: Final = "HttpUrlTemplate"
 C_HTTP_DIRECTION: Final = "HttpDirection"
 C_RATE_LIMITED: Final = "RateLimited"
+C_ENDUSER_ID: Final = "EnduserId"  # migration 4: OpenTelemetry's enduser.id (the login a call was made for)
 
 # `otel_traces_payloads`.
 C_REQUEST_HEADERS: Final = "RequestHeaders"
@@ -143,6 +144,7 @@ C_FINISHED: Final = "Finished"  # false on the run_start marker row, true on the
 C_RUN_STATUS: Final = "RunStatus"  # ok / error
 C_EXIT_CODE: Final = "ExitCode"
 C_ERROR_COUNT: Final = "ErrorCount"
+C_SCHEDULE: Final = "Schedule"  # migration 4: the schedule the run's job follows (cron or interval)
 # One UInt64 column per counter, named like the Counter enum: fetched -> Fetched, ...
 RUN_COUNTER_COLUMNS: Final[dict[str, str]] = {
     c: c.capitalize() for c in ("fetched", "created", "updated", "unchanged", "skipped", "deleted", "failed")
