@@ -10,6 +10,7 @@ when it differs, so changing `CONNLOG_RETENTION_DAYS` reaches an existing databa
 from __future__ import annotations
 
 import re
+
 from clickhouse_connect.driver.client import Client
 
 from collector.config import Settings
