@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from instrumentation import semconv as sc
+
 # --------------------------------------------------------------------------- tables
 # Landing tables (Null engine): the exporter's INSERT shape. Materialized views fan
 # each inserted block out into the storage tables below.
@@ -146,9 +148,7 @@ C_EXIT_CODE: Final = "ExitCode"
 C_ERROR_COUNT: Final = "ErrorCount"
 C_SCHEDULE: Final = "Schedule"  # migration 4: the schedule the run's job follows (cron or interval)
 # One UInt64 column per counter, named like the Counter enum: fetched -> Fetched, ...
-RUN_COUNTER_COLUMNS: Final[dict[str, str]] = {
-    c: c.capitalize() for c in ("fetched", "created", "updated", "unchanged", "skipped", "deleted", "failed")
-}
+RUN_COUNTER_COLUMNS: Final[dict[str, str]] = {c.value: c.value.capitalize() for c in sc.Counter}
 
 # Logs: connector column of `otel_logs` (from the resource's `connector.tenant`).
 C_LOG_TENANT: Final = "Tenant"

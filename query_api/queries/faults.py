@@ -16,6 +16,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from collector.schema import names as n
+from collector.schema.concepts import FAILED_CALL
 from instrumentation import semconv as sc
 from query_api import cursor as cur
 from query_api.db import fetch
@@ -132,12 +133,6 @@ def _response_headers(client: Client, rows: list[tuple[Any, ...]]) -> dict[tuple
         label="fault_calls",
     )
     return payload_headers(client, rows, call_owners(rows, [(str(t), str(s), str(p)) for t, s, p in links]))
-
-
-# A failed HTTP call span: where a fault's response headers are, if the fault is its parent.
-FAILED_CALL = (
-    f"{n.C_ROLE} IN ('{sc.Role.HTTP.value}', '{sc.Role.WEBHOOK.value}') AND {n.C_HTTP_STATUS} >= 400"
-)
 
 
 def call_owners(

@@ -17,6 +17,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from collector.schema import names as n
+from collector.schema.concepts import COUNTER_COLUMNS, FAILED_CALL, HAS_FAILURES, RUN_STATUS, run_state
 from instrumentation import semconv as sc
 from query_api import cursor as cur
 from query_api.db import fetch
@@ -30,7 +31,7 @@ from query_api.queries.common import (
     counter_exprs,
     counters_of,
 )
-from query_api.queries.faults import FAILED_CALL, call_owners, fault_row, payload_headers, roots_of_trace_sql
+from query_api.queries.faults import call_owners, fault_row, payload_headers, roots_of_trace_sql
 from query_api.scope import Scope
 from query_api.sqlbuild import Conditions, Params, ns_expr
 from query_api.timeutil import NS, iso, ms
@@ -56,31 +57,26 @@ class RunFilters:
     limit: int = DEFAULT_PAGE
 
 
-def _state(column: str) -> str:
-    """The run's current value of a `connector_runs` column: from its finished row if any."""
-    return f"argMax({column}, {n.C_FINISHED})"
-
-
-_COUNTERS = ", ".join(_state(col) for col in n.RUN_COUNTER_COLUMNS.values())
+_COUNTERS = ", ".join(run_state(col) for col in COUNTER_COLUMNS.values())
 
 # One row per run, from `connector_runs` grouped by TraceId. Column order is what `_summary`
 # reads.
 _RUN_COLUMNS = f"""
     {n.C_TRACE_ID} AS run_id,
-    {_state(n.C_SERVICE_NAME)} AS connector,
-    {_state(n.C_TENANT)} AS tenant,
-    {_state(n.C_VERSION)} AS version,
+    {run_state(n.C_SERVICE_NAME)} AS connector,
+    {run_state(n.C_TENANT)} AS tenant,
+    {run_state(n.C_VERSION)} AS version,
     max({n.C_FINISHED}) AS finished,
-    {_state(n.C_RUN_STATUS)} AS status,
-    {_state(n.C_SYNC_TYPE)} AS sync_type,
-    {_state(n.C_TRIGGER)} AS trigger,
-    {_state(n.C_JOB_ID)} AS job_id,
+    {RUN_STATUS} AS status,
+    {run_state(n.C_SYNC_TYPE)} AS sync_type,
+    {run_state(n.C_TRIGGER)} AS trigger,
+    {run_state(n.C_JOB_ID)} AS job_id,
     {ns_expr(f"min({n.C_TIMESTAMP})")} AS start_ns,
-    if(finished, toNullable({_state(n.C_DURATION)}), NULL) AS duration_ns,
+    if(finished, toNullable({run_state(n.C_DURATION)}), NULL) AS duration_ns,
     {_COUNTERS},
-    {_state(n.C_ERROR_COUNT)} AS error_count,
-    if(finished, toNullable(toInt64({_state(n.C_EXIT_CODE)})), NULL) AS exit_code,
-    {_state(n.C_FAILURE_CAUSE)} AS failure_cause"""
+    {run_state(n.C_ERROR_COUNT)} AS error_count,
+    if(finished, toNullable(toInt64({run_state(n.C_EXIT_CODE)})), NULL) AS exit_code,
+    {run_state(n.C_FAILURE_CAUSE)} AS failure_cause"""
 
 _RUN_SELECT = f"SELECT{_RUN_COLUMNS}\nFROM {n.RUNS}\n"
 
@@ -136,9 +132,9 @@ def _having(f: RunFilters, params: Params) -> Conditions:
     if f.min_duration_ms is not None:
         h.add(f"duration_ns >= {params.bind(int(f.min_duration_ms * 1_000_000), 'UInt64')}")
     if f.has_failures is True:
-        h.add(f"(error_count > 0 OR status = '{sc.RunStatus.ERROR.value}')")
+        h.add(HAS_FAILURES)
     elif f.has_failures is False:
-        h.add(f"(error_count = 0 AND status != '{sc.RunStatus.ERROR.value}')")
+        h.add(f"NOT {HAS_FAILURES}")
     return h
 
 

@@ -1,0 +1,55 @@
+"""Derived concepts over the public schema, defined once: run status, failed run, failed call.
+
+The query API, the Grafana dashboards and the docs all say "failed run" or "failed call"; if
+each spelled its own SQL they would disagree (they did: the API counted a timeout as a failed
+call in one place and not in another). Every reader imports these expressions instead.
+
+- **Run status** (`ok`, `error`, `running`): a run has a start-marker row in `connector_runs`
+  and, once it ends, a finished row; its status is the finished row's, else `running`.
+- **Failed run**: a run whose status is `error` (it raised, or ended with a non-zero exit code).
+  A run that finished `ok` but failed some records is not a failed run; it *has failures*.
+- **Failed call**: an HTTP span (outgoing call or incoming webhook) that got a status >= 400
+  **or** got no response at all (timeout, connection error: the span's status is Error). A
+  timeout is a failed call.
+- **Counters**: the seven record counters of `semconv.Counter`, one `connector_runs` column each.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from collector.schema import names as n
+from instrumentation import semconv as sc
+
+__all__ = [
+    "CALL_ROLES",
+    "CALL_ROLES_SQL",
+    "COUNTER_COLUMNS",
+    "FAILED_CALL",
+    "FAILED_RUN",
+    "HAS_FAILURES",
+    "RUN_STATUS",
+    "run_state",
+]
+
+
+def run_state(column: str) -> str:
+    """A run's current value of a `connector_runs` column, grouped by TraceId: its finished
+    row's if it has one, else its start marker's."""
+    return f"argMax({column}, {n.C_FINISHED})"
+
+
+# Over `connector_runs` GROUP BY TraceId.
+RUN_STATUS: Final = run_state(n.C_RUN_STATUS)
+FAILED_RUN: Final = f"({RUN_STATUS} = '{sc.RunStatus.ERROR.value}')"
+HAS_FAILURES: Final = f"({FAILED_RUN} OR {run_state(n.C_ERROR_COUNT)} > 0)"
+
+# Over `otel_traces` rows.
+CALL_ROLES: Final[tuple[sc.Role, ...]] = (sc.Role.HTTP, sc.Role.WEBHOOK)
+CALL_ROLES_SQL: Final = "(" + ", ".join(f"'{r.value}'" for r in CALL_ROLES) + ")"
+FAILED_CALL: Final = (
+    f"({n.C_ROLE} IN {CALL_ROLES_SQL} AND ({n.C_HTTP_STATUS} >= 400 OR {n.C_STATUS_CODE} = 'Error'))"
+)
+
+# semconv.Counter -> its `connector_runs` column, in the enum's order.
+COUNTER_COLUMNS: Final[dict[sc.Counter, str]] = {c: n.RUN_COUNTER_COLUMNS[c.value] for c in sc.Counter}
