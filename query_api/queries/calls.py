@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from clickhouse_connect.driver.client import Client
 
@@ -246,11 +246,27 @@ def _payload(client: Client, call: CallRow) -> tuple[dict[str, str], dict[str, s
     return dict(req_h), dict(resp_h), str(req_b), str(resp_b)
 
 
+# Headers the transport sets for itself: copying them would make cURL send a stale
+# Content-Length (the stored body is redacted and may be cut), or the wrong Host/Connection.
+CURL_SKIPPED_HEADERS: Final = frozenset(
+    {"host", "connection", "content-length", "transfer-encoding", "keep-alive", "proxy-connection", "te",
+     "upgrade", "accept-encoding"}
+)  # fmt: skip
+
+
 def curl_command(method: str, url: str, headers: dict[str, str] | None, body: str | None) -> str:
-    """A shell-safe cURL line; header values are as stored, so secrets stay `[REDACTED:...]`."""
+    """A shell-safe cURL line of the call as stored: secrets stay `[REDACTED:...]`.
+
+    Transport headers are left to cURL (it computes Content-Length from the stored body);
+    a compressed response (`accept-encoding`) becomes `--compressed` so the output is text.
+    """
     parts = ["curl", "-X", method or "GET", shlex.quote(url)]
-    for key, value in sorted((headers or {}).items()):
-        parts += ["-H", shlex.quote(f"{key}: {value}")]
+    stored = {k.lower(): v for k, v in (headers or {}).items()}
+    for key, value in sorted(stored.items()):
+        if key not in CURL_SKIPPED_HEADERS:
+            parts += ["-H", shlex.quote(f"{key}: {value}")]
+    if "accept-encoding" in stored:
+        parts.append("--compressed")
     if body:
         parts += ["--data-raw", shlex.quote(body)]
     return " ".join(parts)
