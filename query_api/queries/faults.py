@@ -187,14 +187,6 @@ def fault_row(row: tuple[Any, ...], headers: dict[tuple[str, str], dict[str, str
     return _fault(row, headers)
 
 
-def faults_of_trace(client: Client, bounds: TraceBounds, scope: Scope) -> list[Fault]:
-    """Root faults of one run, oldest first."""
-    params = Params()
-    rows = fetch(client, roots_of_trace_sql(params, bounds, scope), params.values, label="run_faults")
-    headers = _response_headers(client, rows) if scope.payloads else None
-    return [_fault(r, headers) for r in rows]
-
-
 def list_faults(client: Client, f: FaultFilters, scope: Scope) -> FaultPage:
     """Root faults across runs, newest first, with counts per cause, host and status."""
     params = Params()
