@@ -1,15 +1,21 @@
 """The Grafana dashboards, defined in Python and written out as JSON (`python -m dashboards.build`).
 
-Why generate: every table, column and attribute key a query names comes from
-`collector.schema.names` and `instrumentation.semconv`, so a rename breaks the build here
-(and the JSON-is-current test) instead of leaving an empty panel in production. The JSON
-files next to this module are what Grafana provisions and what `connlog dashboards push`
-uploads; `tests/test_dashboards_json.py` fails when they drift from this module.
+Why generate: every table and column a query names comes from `collector.schema.names`, every
+attribute key from `instrumentation.semconv`, and every derived concept (run status, failed
+run, failed call, the counters) from `collector.schema.concepts`, the definitions the query API
+reads too. A rename breaks the build here (and the JSON-is-current test) instead of leaving an
+empty panel in production, and "failed" means the same on a dashboard as in the API.
+`tests/test_dashboards_json.py` fails on a column or table name spelled here as a literal.
+The JSON files next to this module are what Grafana provisions and what `connlog dashboards
+push` uploads; the same test fails when they drift from this module.
 
 Query rules every panel follows (the tests check them):
 - `$__timeFilter(Timestamp)` on every table read, plus `Role` (and `ServiceName` where the
   panel knows it) on `otel_traces`, whose sort key is (ServiceName, Role, hour, TraceId);
   logs also filter `TimestampTime`, the second key column of `otel_logs`.
+- Run-level panels read `connector_runs` grouped by TraceId, like the query API: a run's
+  state is its finished row's, else its start marker's (`concepts.run_state`); filters on
+  run-level values apply to that state (HAVING), the connector to rows (its sort key).
 - A run or call page resolves its trace's service and time bounds from
   `otel_traces_trace_id_ts` first, so its reads are primary-key ranges.
 - Only the Call detail dashboard reads `otel_traces_payloads`.
@@ -19,24 +25,39 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from collector.schema import names as n
+from collector.schema.concepts import (
+    CALL_ROLES_SQL,
+    COUNTER_COLUMNS,
+    FAILED_CALL,
+    FAILED_RUN,
+    RUN_STATUS,
+    run_state,
+)
+from dashboards import layout
+from dashboards.layout import JSON
+from dashboards.plugin import DATASOURCE_TYPE, DATASOURCE_UID
 from instrumentation import semconv as sc
 
-JSON = dict[str, Any]
+__all__ = [
+    "DASHBOARDS",
+    "DASHBOARD_DIR",
+    "DATASOURCE_TYPE",
+    "DATASOURCE_UID",
+    "UID_CALL",
+    "UID_LOGS",
+    "UID_OVERVIEW",
+    "UID_RUN",
+    "UID_RUNS",
+    "cond_all",
+    "load_all",
+    "render",
+    "write",
+]
 
-DATASOURCE_UID: Final = "connlog-clickhouse"
-DATASOURCE_TYPE: Final = "grafana-clickhouse-datasource"
-DS: Final[JSON] = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
 DASHBOARD_DIR: Final = Path(__file__).resolve().parent
-TAGS: Final = ["connlog"]
-
-# Plugin query formats (grafana-clickhouse-datasource `Format`).
-FMT_TIMESERIES: Final = 0
-FMT_TABLE: Final = 1
-FMT_LOGS: Final = 2
-FMT_TRACE: Final = 3
 
 UID_OVERVIEW: Final = "connlog-failures"
 UID_RUNS: Final = "connlog-runs"
@@ -52,36 +73,24 @@ def _q(s: str) -> str:
     return f"'{s}'"
 
 
-ROLE_RUN: Final = _q(R.RUN)
-RUN_ROLES: Final = f"({_q(R.RUN)}, {_q(R.RUN_START)})"
-CALL_ROLES: Final = f"({_q(R.HTTP)}, {_q(R.WEBHOOK)})"
 STRUCTURE_ROLES: Final = f"({_q(R.RUN)}, {_q(R.STEP)}, {_q(R.PAGE)}, {_q(R.ENTITY)})"
 # Every role plus '' (spans from plain OTel instrumentation): the whole trace, still by key.
 ALL_ROLES: Final = "(" + ", ".join(_q(r) for r in R) + ", '')"
-
-# A finished run's status: the SDK's attribute, else the span status.
-RUN_STATUS: Final = (
-    f"if({ATTR(sc.RUN_STATUS)} != '', {ATTR(sc.RUN_STATUS)},"
-    f" if(StatusCode = 'Error', '{sc.RunStatus.ERROR}', '{sc.RunStatus.OK}'))"
-)
-RUN_FAILED: Final = f"({ATTR(sc.RUN_STATUS)} = '{sc.RunStatus.ERROR}' OR StatusCode = 'Error')"
-CALL_FAILED: Final = "(StatusCode = 'Error' OR HttpStatus >= 400)"
-SPAN_STATUS: Final = "if(StatusCode = 'Error', 'error', 'ok')"
-COUNTERS: Final = tuple(c.value for c in sc.Counter)
+# A span's own outcome (OTel status), for steps, pages, records.
+SPAN_STATUS: Final = f"if({n.C_STATUS_CODE} = 'Error', 'error', 'ok')"
 
 
-def counter_cols(row_filter: str = "") -> str:
-    """`toUInt64OrZero(...) AS fetched, ...`; with `row_filter`, taken from the run row only."""
-    cols = []
-    for c in COUNTERS:
-        expr = ATTR(sc.count_key(c))
-        if row_filter:
-            expr = f"argMax({expr}, {row_filter})"
-        cols.append(f"toUInt64OrZero({expr}) AS {c}")
-    err = ATTR(sc.ERROR_COUNT)
-    if row_filter:
-        err = f"argMax({err}, {row_filter})"
-    cols.append(f"toUInt64OrZero({err}) AS errors")
+def span_counter_cols() -> str:
+    """A step's or page's counters, from its span attributes: `... AS fetched, ..., ... AS errors`."""
+    cols = [f"toUInt64OrZero({ATTR(sc.count_key(c))}) AS {c.value}" for c in sc.Counter]
+    cols.append(f"toUInt64OrZero({ATTR(sc.ERROR_COUNT)}) AS errors")
+    return ",\n  ".join(cols)
+
+
+def run_counter_cols() -> str:
+    """A run's counters, from its `connector_runs` state (grouped by TraceId), named like the API's."""
+    cols = [f"{run_state(col)} AS {c.value}" for c, col in COUNTER_COLUMNS.items()]
+    cols.append(f"{run_state(n.C_ERROR_COUNT)} AS errors")
     return ",\n  ".join(cols)
 
 
@@ -91,21 +100,67 @@ def cond_all(condition: str, var: str) -> str:
     return f"$__conditionalAll(({condition}), ${var})"
 
 
-CONNECTOR_FILTER: Final = cond_all("ServiceName IN (${connector:singlequote})", "connector")
-TENANT_FILTER: Final = cond_all("Tenant IN (${tenant:singlequote})", "tenant")
-TIME: Final = "$__timeFilter(Timestamp)"
+TIME: Final = f"$__timeFilter({n.C_TIMESTAMP})"
+CONNECTOR_FILTER: Final = cond_all(f"{n.C_SERVICE_NAME} IN (${{connector:singlequote}})", "connector")
+# On span rows (calls); run panels filter the run's tenant state instead (RUN_TENANT_FILTER).
+TENANT_FILTER: Final = cond_all(f"{n.C_TENANT} IN (${{tenant:singlequote}})", "tenant")
+
+# --------------------------------------------------------------------------- runs (connector_runs)
+# Row filter of every run-level read: the time range and the connector (the table's sort key).
+RUNS_WHERE: Final = f"{TIME} AND {CONNECTOR_FILTER}"
+# Filters on a run's state, for HAVING after GROUP BY TraceId.
+RUN_TENANT_FILTER: Final = cond_all(f"{run_state(n.C_TENANT)} IN (${{tenant:singlequote}})", "tenant")
+RUN_SYNC_TYPE_FILTER: Final = cond_all(
+    f"{run_state(n.C_SYNC_TYPE)} IN (${{sync_type:singlequote}})", "sync_type"
+)
+RUN_STATUS_FILTER: Final = cond_all(f"{RUN_STATUS} IN (${{status:singlequote}})", "status")
+RUN_SEARCH_FILTER: Final = cond_all(
+    f"{n.C_TRACE_ID} IN (SELECT {n.C_TRACE_ID} FROM {n.SEARCH_INDEX}"
+    f" WHERE {n.C_VALUE} = ${{search:sqlstring}} AND {TIME})"
+    f" OR {n.C_TRACE_ID} = ${{search:sqlstring}} OR {run_state(n.C_JOB_ID)} = ${{search:sqlstring}}"
+    f" OR positionCaseInsensitive({run_state(n.C_STATUS_MESSAGE)}, ${{search:sqlstring}}) > 0",
+    "search",
+)
+
+# One row per run, the columns the Runs table and the Run panel show (GROUP BY TraceId).
+RUN_COLUMNS: Final = f"""{n.C_TRACE_ID} AS run_id,
+  {run_state(n.C_SERVICE_NAME)} AS connector,
+  {run_state(n.C_TENANT)} AS tenant,
+  {RUN_STATUS} AS status,
+  {run_state(n.C_SYNC_TYPE)} AS sync_type,
+  {run_state(n.C_TRIGGER)} AS run_trigger,
+  {run_state(n.C_JOB_ID)} AS job_id,
+  min({n.C_TIMESTAMP}) AS started,
+  if(max({n.C_FINISHED}), {run_state(n.C_DURATION)} / 1e9, NULL) AS duration_s,
+  {run_counter_cols()},
+  {run_state(n.C_FAILURE_CAUSE)} AS failure_cause,
+  {run_state(n.C_STATUS_MESSAGE)} AS message"""
+
+# The runs of the Connector failures dashboard, one row each, for the panels to aggregate.
+PER_RUN: Final = f"""(
+  SELECT {n.C_TRACE_ID} AS run_id, min({n.C_TIMESTAMP}) AS started, {run_state(n.C_SERVICE_NAME)} AS connector,
+    {run_state(n.C_JOB_ID)} AS job_id, max({n.C_FINISHED}) AS is_finished, {FAILED_RUN} AS is_failed,
+    {run_state(n.C_FAILURE_CAUSE)} AS failure_cause
+  FROM {n.RUNS}
+  WHERE {RUNS_WHERE}
+  GROUP BY {n.C_TRACE_ID}
+  HAVING {RUN_TENANT_FILTER}
+)"""
 
 # Run detail / call detail: the trace's bounds and service, from the trace-id lookup table.
 RUN_CTE: Final = f"""WITH ${{run_id:sqlstring}} AS run,
-  (SELECT min(Start) FROM {n.TRACE_ID_TS} WHERE TraceId = run) AS run_from,
-  (SELECT max(End) + 1 FROM {n.TRACE_ID_TS} WHERE TraceId = run) AS run_to,
-  (SELECT any(ServiceName) FROM {n.TRACE_ID_TS} WHERE TraceId = run) AS run_service"""
-IN_RUN: Final = f"ServiceName = run_service AND TraceId = run AND Timestamp >= run_from AND Timestamp <= run_to AND {TIME}"
+  (SELECT min({n.C_START}) FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = run) AS run_from,
+  (SELECT max({n.C_END}) + 1 FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = run) AS run_to,
+  (SELECT any({n.C_SERVICE_NAME}) FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = run) AS run_service"""
+IN_RUN: Final = (
+    f"{n.C_SERVICE_NAME} = run_service AND {n.C_TRACE_ID} = run"
+    f" AND {n.C_TIMESTAMP} >= run_from AND {n.C_TIMESTAMP} <= run_to AND {TIME}"
+)
 
 
-# --------------------------------------------------------------------------- JSON helpers
+# --------------------------------------------------------------------------- links
 def _link_run(field_name: str) -> JSON:
-    return _field_link(
+    return layout.field_link(
         field_name,
         "Open run detail",
         f"/d/{UID_RUN}/connlog-run-detail?var-run_id=${{__value.raw}}&${{__url_time_range}}",
@@ -113,206 +168,38 @@ def _link_run(field_name: str) -> JSON:
 
 
 def _link_call(field_name: str) -> JSON:
-    return _field_link(
+    return layout.field_link(
         field_name,
         "Open call detail",
         f"/d/{UID_CALL}/connlog-call-detail?var-call_id=${{__value.raw}}&var-run_id=${{run_id}}&${{__url_time_range}}",
     )
 
 
-def _field_link(field_name: str, title: str, url: str) -> JSON:
-    return {
-        "matcher": {"id": "byName", "options": field_name},
-        "properties": [{"id": "links", "value": [{"title": title, "url": url}]}],
-    }
-
-
-def _unit(field_name: str, unit: str) -> JSON:
-    return {"matcher": {"id": "byName", "options": field_name}, "properties": [{"id": "unit", "value": unit}]}
-
-
-def _target(sql: str, fmt: int, query_type: str) -> JSON:
-    return {
-        "refId": "A",
-        "datasource": DS,
-        "editorType": "sql",
-        "format": fmt,
-        "queryType": query_type,
-        "rawSql": sql.strip(),
-    }
-
-
-_QUERY_TYPE = {
-    "timeseries": ("timeseries", FMT_TIMESERIES),
-    "table": ("table", FMT_TABLE),
-    "stat": ("table", FMT_TABLE),
-    "piechart": ("table", FMT_TABLE),
-    "bargauge": ("table", FMT_TABLE),
-    "logs": ("logs", FMT_LOGS),
-    "traces": ("traces", FMT_TRACE),
-}
-
-
-class _Panels:
-    """Collects panels with unique ids and a simple left-to-right, top-to-bottom layout."""
-
-    def __init__(self) -> None:
-        self.items: list[JSON] = []
-        self.x = 0
-        self.y = 0
-        self.row_h = 0
-
-    def add(
-        self,
-        kind: str,
-        title: str,
-        description: str,
-        sql: str,
-        *,
-        w: int = 12,
-        h: int = 8,
-        overrides: list[JSON] | None = None,
-        unit: str | None = None,
-        options: JSON | None = None,
-        custom: JSON | None = None,
-    ) -> JSON:
-        if self.x + w > 24:
-            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
-        query_type, fmt = _QUERY_TYPE[kind]
-        defaults: JSON = {"custom": custom or {}}
-        if unit:
-            defaults["unit"] = unit
-        panel: JSON = {
-            "id": len(self.items) + 1,
-            "type": kind,
-            "title": title,
-            "description": description,
-            "datasource": DS,
-            "gridPos": {"x": self.x, "y": self.y, "w": w, "h": h},
-            "targets": [_target(sql, fmt, query_type)],
-            "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
-            "options": options or {},
-        }
-        self.items.append(panel)
-        self.x += w
-        self.row_h = max(self.row_h, h)
-        return panel
-
-
-def _query_var(name: str, label: str, sql: str, *, multi: bool = True) -> JSON:
-    return {
-        "type": "query",
-        "name": name,
-        "label": label,
-        "datasource": DS,
-        "query": {"refId": f"var-{name}", "queryType": "sql", "rawSql": sql.strip()},
-        "definition": sql.strip(),
-        "refresh": 2,
-        "sort": 1,
-        "multi": multi,
-        "includeAll": True,
-        "current": {"text": ["All"], "value": ["$__all"]},
-        "options": [],
-    }
-
-
-def _custom_var(name: str, label: str, options: list[tuple[str, str]], default: str, *, multi: bool) -> JSON:
-    text = {v: t for t, v in options}[default]
-    var: JSON = {
-        "type": "custom",
-        "name": name,
-        "label": label,
-        "query": ",".join(f"{t} : {v}" if t != v else v for t, v in options),
-        "multi": multi,
-        "includeAll": multi,
-        "options": [{"text": t, "value": v, "selected": not multi and v == default} for t, v in options],
-    }
-    if multi:
-        var["current"] = {"text": ["All"], "value": ["$__all"]}
-    else:
-        var["current"] = {"text": text, "value": default}
-    return var
-
-
-def _textbox(name: str, label: str, description: str) -> JSON:
-    return {
-        "type": "textbox",
-        "name": name,
-        "label": label,
-        "description": description,
-        "query": "",
-        "current": {"text": "", "value": ""},
-        "options": [],
-    }
-
-
-def _dashboard(
-    uid: str,
-    title: str,
-    description: str,
-    panels: list[JSON],
-    variables: list[JSON],
-    *,
-    time_from: str = "now-24h",
-    refresh: str = "1m",
-) -> JSON:
-    return {
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": TAGS,
-        "editable": True,
-        "graphTooltip": 1,
-        "schemaVersion": 39,
-        "version": 1,
-        "timezone": "browser",
-        "time": {"from": time_from, "to": "now"},
-        "refresh": refresh,
-        "templating": {"list": variables},
-        "annotations": {"list": []},
-        "links": [
-            {
-                "type": "dashboards",
-                "tags": TAGS,
-                "asDropdown": True,
-                "title": "connlog",
-                "keepTime": True,
-                "includeVars": False,
-            }
-        ],
-        "panels": panels,
-    }
-
+_unit = layout.unit
 
 CONNECTOR_VAR_SQL: Final = f"""
-SELECT DISTINCT ServiceName FROM {n.TRACES}
-WHERE Role IN {RUN_ROLES} AND {TIME}
-ORDER BY ServiceName"""
+SELECT DISTINCT {n.C_SERVICE_NAME} FROM {n.RUNS}
+WHERE {TIME}
+ORDER BY {n.C_SERVICE_NAME}"""
 TENANT_VAR_SQL: Final = f"""
-SELECT DISTINCT Tenant FROM {n.TRACES}
-WHERE Role IN {RUN_ROLES} AND Tenant != '' AND {TIME} AND {CONNECTOR_FILTER}
-ORDER BY Tenant"""
+SELECT DISTINCT {n.C_TENANT} FROM {n.RUNS}
+WHERE {n.C_TENANT} != '' AND {RUNS_WHERE}
+ORDER BY {n.C_TENANT}"""
 
 
 # --------------------------------------------------------------------------- Connector failures
 def failures_dashboard() -> JSON:
-    p = _Panels()
-    runs_where = f"Role = {ROLE_RUN} AND {TIME} AND {CONNECTOR_FILTER} AND {TENANT_FILTER}"
-    calls_where = f"Role IN {CALL_ROLES} AND {TIME} AND {CONNECTOR_FILTER} AND {TENANT_FILTER}"
+    p = layout.Panels()
+    calls_where = f"{n.C_ROLE} IN {CALL_ROLES_SQL} AND {TIME} AND {CONNECTOR_FILTER} AND {TENANT_FILTER}"
     p.add(
         "stat",
         "Runs in range",
         "Finished runs, failed runs, runs still going and the failure rate for the selected connectors. "
         "A rising failure rate is the first thing to look at: open the Runs dashboard filtered on status=error.",
         f"""
-SELECT countIf(has_run) AS finished, countIf(has_run AND run_failed) AS failed, countIf(NOT has_run) AS running,
+SELECT countIf(is_finished) AS finished, countIf(is_failed) AS failed, countIf(NOT is_finished) AS running,
   round(100 * failed / greatest(finished, 1), 1) AS failure_rate_pct
-FROM (
-  SELECT TraceId, countIf({RUN_ROW}) > 0 AS has_run, countIf({RUN_ROW} AND {RUN_FAILED}) > 0 AS run_failed
-  FROM {n.TRACES}
-  WHERE Role IN {RUN_ROLES} AND {TIME} AND {CONNECTOR_FILTER} AND {TENANT_FILTER}
-  GROUP BY TraceId
-)""",
+FROM {PER_RUN}""",
         w=24,
         h=4,
         options={
@@ -325,12 +212,12 @@ FROM (
     p.add(
         "timeseries",
         "Failed runs per connector",
-        "Runs that ended in error, per connector and interval. A connector that fails every interval needs its "
-        "credentials or endpoint checked; a single spike is usually a source outage.",
+        "Runs that ended in error, per connector and interval of their start. A connector that fails every "
+        "interval needs its credentials or endpoint checked; a single spike is usually a source outage.",
         f"""
-SELECT $__timeInterval(Timestamp) AS time, ServiceName AS connector, count() AS failed_runs
-FROM {n.TRACES}
-WHERE {runs_where} AND {RUN_FAILED}
+SELECT $__timeInterval(started) AS time, connector, count() AS failed_runs
+FROM {PER_RUN}
+WHERE is_failed
 GROUP BY time, connector
 ORDER BY time""",
         custom={"drawStyle": "bars", "stacking": {"mode": "normal"}, "fillOpacity": 80},
@@ -341,9 +228,9 @@ ORDER BY time""",
         "Share of finished runs that failed, per connector, over the range. Above a few percent: open Runs for "
         "that connector and look at the failure cause column.",
         f"""
-SELECT ServiceName AS connector, round(100 * countIf({RUN_FAILED}) / count(), 1) AS failure_rate_pct
-FROM {n.TRACES}
-WHERE {runs_where}
+SELECT connector, round(100 * countIf(is_failed) / count(), 1) AS failure_rate_pct
+FROM {PER_RUN}
+WHERE is_finished
 GROUP BY connector
 ORDER BY failure_rate_pct DESC""",
         unit="percent",
@@ -359,9 +246,9 @@ ORDER BY failure_rate_pct DESC""",
         "Why runs failed. auth: renew credentials; rate_limited: lower concurrency or widen the schedule; "
         "server_error/timeout: the source API is unhealthy; shape_mismatch: the API changed its response.",
         f"""
-SELECT if(FailureCause = '', 'unknown', FailureCause) AS cause, count() AS failed_runs
-FROM {n.TRACES}
-WHERE {runs_where} AND {RUN_FAILED}
+SELECT if(failure_cause = '', 'unknown', failure_cause) AS cause, count() AS failed_runs
+FROM {PER_RUN}
+WHERE is_failed
 GROUP BY cause
 ORDER BY failed_runs DESC""",
         options={
@@ -372,11 +259,11 @@ ORDER BY failed_runs DESC""",
     p.add(
         "table",
         "Error rate per host",
-        "HTTP calls per API host: total, failed (error status or HTTP >= 400), failure rate and 429s. A host with a "
-        "high rate across all connectors is an outage on its side.",
+        "HTTP calls per API host: total, failed (HTTP >= 400, or no response: timeout or connection error), "
+        "failure rate and 429s. A host with a high rate across all connectors is an outage on its side.",
         f"""
-SELECT HttpHost AS host, count() AS calls, countIf({CALL_FAILED}) AS failed,
-  round(100 * failed / calls, 1) AS error_rate_pct, countIf(RateLimited) AS rate_limited
+SELECT {n.C_HTTP_HOST} AS host, count() AS calls, countIf({FAILED_CALL}) AS failed,
+  round(100 * failed / calls, 1) AS error_rate_pct, countIf({n.C_RATE_LIMITED}) AS rate_limited
 FROM {n.TRACES}
 WHERE {calls_where}
 GROUP BY host
@@ -386,14 +273,15 @@ ORDER BY error_rate_pct DESC, calls DESC""",
     p.add(
         "table",
         "Top failing endpoints",
-        "Failed calls grouped by host, method, URL template and status. Click an example run to see the failing "
-        "call with its request and response.",
+        "Failed calls grouped by host, method, URL template and status (0: no response, a timeout or network "
+        "error). Click an example run to see the failing call with its request and response.",
         f"""
-SELECT HttpHost AS host, HttpMethod AS method,
-  if(HttpUrlTemplate != '', HttpUrlTemplate, path(HttpUrl)) AS endpoint, HttpStatus AS status,
-  count() AS failures, any(FailureCause) AS cause, max(Timestamp) AS last_seen, argMax(TraceId, Timestamp) AS example_run
+SELECT {n.C_HTTP_HOST} AS host, {n.C_HTTP_METHOD} AS method,
+  if({n.C_HTTP_URL_TEMPLATE} != '', {n.C_HTTP_URL_TEMPLATE}, path({n.C_HTTP_URL})) AS endpoint,
+  {n.C_HTTP_STATUS} AS status, count() AS failures, any({n.C_FAILURE_CAUSE}) AS cause,
+  max({n.C_TIMESTAMP}) AS last_seen, argMax({n.C_TRACE_ID}, {n.C_TIMESTAMP}) AS example_run
 FROM {n.TRACES}
-WHERE {calls_where} AND {CALL_FAILED}
+WHERE {calls_where} AND {FAILED_CALL}
 GROUP BY host, method, endpoint, status
 ORDER BY failures DESC
 LIMIT 20""",
@@ -405,8 +293,9 @@ LIMIT 20""",
         "Call latency p50 / p95 / p99 per host",
         "Duration of HTTP calls per host. A p99 climbing towards the client timeout predicts timeout failures.",
         f"""
-SELECT $__timeInterval(Timestamp) AS time, HttpHost AS host,
-  quantile(0.5)(Duration) / 1e6 AS p50, quantile(0.95)(Duration) / 1e6 AS p95, quantile(0.99)(Duration) / 1e6 AS p99
+SELECT $__timeInterval({n.C_TIMESTAMP}) AS time, {n.C_HTTP_HOST} AS host,
+  quantile(0.5)({n.C_DURATION}) / 1e6 AS p50, quantile(0.95)({n.C_DURATION}) / 1e6 AS p95,
+  quantile(0.99)({n.C_DURATION}) / 1e6 AS p99
 FROM {n.TRACES}
 WHERE {calls_where}
 GROUP BY time, host
@@ -419,9 +308,9 @@ ORDER BY time""",
         "Calls answered 429 (or flagged rate-limited by the SDK). Sustained hits mean runs overlap or the schedule "
         "is too tight for the API quota.",
         f"""
-SELECT $__timeInterval(Timestamp) AS time, HttpHost AS host, count() AS rate_limited_calls
+SELECT $__timeInterval({n.C_TIMESTAMP}) AS time, {n.C_HTTP_HOST} AS host, count() AS rate_limited_calls
 FROM {n.TRACES}
-WHERE {calls_where} AND RateLimited
+WHERE {calls_where} AND {n.C_RATE_LIMITED}
 GROUP BY time, host
 ORDER BY time""",
         custom={"drawStyle": "bars", "fillOpacity": 80},
@@ -438,12 +327,8 @@ SELECT connector, job_id, length(starts) AS runs, arrayMax(starts) AS last_start
   if(since_last_s > 2 * median_gap_s, 'OVERDUE', 'on schedule') AS state
 FROM (
   SELECT connector, job_id, arraySort(groupArray(started)) AS starts
-  FROM (
-    SELECT ServiceName AS connector, JobId AS job_id, TraceId, min(Timestamp) AS started
-    FROM {n.TRACES}
-    WHERE Role IN {RUN_ROLES} AND JobId != '' AND {TIME} AND {CONNECTOR_FILTER} AND {TENANT_FILTER}
-    GROUP BY connector, job_id, TraceId
-  )
+  FROM {PER_RUN}
+  WHERE job_id != ''
   GROUP BY connector, job_id
 )
 WHERE runs >= 3
@@ -452,10 +337,10 @@ ORDER BY state = 'OVERDUE' DESC, since_last_s DESC""",
         overrides=[_unit("median_gap_s", "s"), _unit("since_last_s", "s")],
     )
     variables = [
-        _query_var("connector", "Connector", CONNECTOR_VAR_SQL),
-        _query_var("tenant", "Tenant", TENANT_VAR_SQL),
+        layout.query_var("connector", "Connector", CONNECTOR_VAR_SQL),
+        layout.query_var("tenant", "Tenant", TENANT_VAR_SQL),
     ]
-    return _dashboard(
+    return layout.dashboard(
         UID_OVERVIEW,
         "connlog / Connector failures",
         "Which connectors fail, why, against which endpoints, and which schedules stopped firing.",
@@ -465,34 +350,21 @@ ORDER BY state = 'OVERDUE' DESC, since_last_s DESC""",
 
 
 # --------------------------------------------------------------------------- Runs
-RUN_ROW: Final = f"Role = {ROLE_RUN}"
-
-
 def runs_dashboard() -> JSON:
-    p = _Panels()
-    search = (
-        f"TraceId IN (SELECT TraceId FROM {n.SEARCH_INDEX} WHERE Value = ${{search:sqlstring}} AND {TIME})"
-        " OR TraceId = ${search:sqlstring} OR JobId = ${search:sqlstring}"
-        " OR positionCaseInsensitive(StatusMessage, ${search:sqlstring}) > 0"
-    )
-    where = (
-        f"Role IN {RUN_ROLES} AND {TIME} AND {CONNECTOR_FILTER} AND {TENANT_FILTER}"
-        f" AND {cond_all('SyncType IN (${sync_type:singlequote})', 'sync_type')}"
-        f" AND {cond_all(search, 'search')}"
-    )
+    p = layout.Panels()
+    having = f"{RUN_TENANT_FILTER} AND {RUN_SYNC_TYPE_FILTER} AND {RUN_SEARCH_FILTER} AND {RUN_STATUS_FILTER}"
     p.add(
         "timeseries",
         "Runs by status",
-        "Runs started per interval by final status (running = started, not finished yet).",
+        "Runs started per interval by status (running = started, not finished yet).",
         f"""
 SELECT $__timeInterval(started) AS time, status, count() AS runs
 FROM (
-  SELECT TraceId, min(Timestamp) AS started,
-    if(countIf({RUN_ROW}) = 0, '{sc.RunStatus.RUNNING}', argMax({RUN_STATUS}, {RUN_ROW})) AS status
-  FROM {n.TRACES}
-  WHERE {where}
-  GROUP BY TraceId
-  HAVING {cond_all("status IN (${status:singlequote})", "status")}
+  SELECT {n.C_TRACE_ID}, min({n.C_TIMESTAMP}) AS started, {RUN_STATUS} AS status
+  FROM {n.RUNS}
+  WHERE {RUNS_WHERE}
+  GROUP BY {n.C_TRACE_ID}
+  HAVING {having}
 )
 GROUP BY time, status
 ORDER BY time""",
@@ -507,23 +379,12 @@ ORDER BY time""",
         "record id (external or internal) or error text. Click a run id for its steps, records, calls and logs.",
         f"""
 SELECT
-  TraceId AS run_id,
-  any(ServiceName) AS connector,
-  argMax(Tenant, {RUN_ROW}) AS tenant,
-  if(countIf({RUN_ROW}) = 0, '{sc.RunStatus.RUNNING}', argMax({RUN_STATUS}, {RUN_ROW})) AS status,
-  argMax(SyncType, {RUN_ROW}) AS sync_type,
-  argMax(Trigger, {RUN_ROW}) AS run_trigger,
-  argMax(JobId, {RUN_ROW}) AS job_id,
-  min(Timestamp) AS started,
-  if(countIf({RUN_ROW}) = 0, NULL, maxIf(Duration, {RUN_ROW}) / 1e9) AS duration_s,
-  {counter_cols(RUN_ROW)},
-  argMax(FailureCause, {RUN_ROW}) AS failure_cause,
-  argMax(StatusMessage, {RUN_ROW}) AS message
-FROM {n.TRACES}
-WHERE {where}
-GROUP BY run_id
-HAVING {cond_all("status IN (${status:singlequote})", "status")}
-ORDER BY started DESC
+  {RUN_COLUMNS}
+FROM {n.RUNS}
+WHERE {RUNS_WHERE}
+GROUP BY {n.C_TRACE_ID}
+HAVING {having}
+ORDER BY started DESC, run_id DESC
 LIMIT 500""",
         w=24,
         h=16,
@@ -531,41 +392,52 @@ LIMIT 500""",
     )
     status_opts = [(s.value, s.value) for s in (sc.RunStatus.OK, sc.RunStatus.ERROR, sc.RunStatus.RUNNING)]
     variables = [
-        _query_var("connector", "Connector", CONNECTOR_VAR_SQL),
-        _custom_var("status", "Status", status_opts, sc.RunStatus.OK.value, multi=True),
-        _query_var(
+        layout.query_var("connector", "Connector", CONNECTOR_VAR_SQL),
+        layout.custom_var("status", "Status", status_opts, sc.RunStatus.OK.value, multi=True),
+        layout.query_var(
             "sync_type",
             "Sync type",
             f"""
-SELECT DISTINCT SyncType FROM {n.TRACES}
-WHERE Role IN {RUN_ROLES} AND SyncType != '' AND {TIME} AND {CONNECTOR_FILTER}
-ORDER BY SyncType""",
+SELECT DISTINCT {n.C_SYNC_TYPE} FROM {n.RUNS}
+WHERE {n.C_SYNC_TYPE} != '' AND {RUNS_WHERE}
+ORDER BY {n.C_SYNC_TYPE}""",
         ),
-        _query_var("tenant", "Tenant", TENANT_VAR_SQL),
-        _textbox("search", "Search", "Run id, job id, record id or error text"),
+        layout.query_var("tenant", "Tenant", TENANT_VAR_SQL),
+        layout.textbox("search", "Search", "Run id, job id, record id or error text"),
     ]
-    return _dashboard(
+    return layout.dashboard(
         UID_RUNS, "connlog / Runs", "Every run with its status, counters and errors.", p.items, variables
     )
 
 
 # --------------------------------------------------------------------------- Run detail
+def _trace_events() -> str:
+    """The span events as the Trace panel's `logs` field, in the shape of the plugin's own trace SQL
+    (`generateTraceIdQuery`: a `(name, timestamp, fields)` tuple per event, the name in `name`)."""
+    return (
+        "arrayMap((name, timestamp, attributes) -> tuple(name, toString(toUnixTimestamp64Milli(timestamp)),\n"
+        "    arrayMap(key -> map('key', key, 'value', attributes[key]), mapKeys(attributes)))"
+        "::Tuple(name String, timestamp String, fields Array(Map(String, String))),\n"
+        f"    {n.C_EVENTS_NAME}, {n.C_EVENTS_TIMESTAMP}, {n.C_EVENTS_ATTRIBUTES}) AS logs"
+    )
+
+
+def _tags(column: str) -> str:
+    return f"arrayMap(key -> map('key', key, 'value', {column}[key]), mapKeys({column}))"
+
+
 def run_detail_dashboard() -> JSON:
-    p = _Panels()
+    p = layout.Panels()
     p.add(
         "table",
         "Run",
         "The run's outcome. If status is error, the failure cause says what to fix; the steps below show where.",
         f"""
 {RUN_CTE}
-SELECT any(ServiceName) AS connector, argMax(Tenant, {RUN_ROW}) AS tenant,
-  if(countIf({RUN_ROW}) = 0, '{sc.RunStatus.RUNNING}', argMax({RUN_STATUS}, {RUN_ROW})) AS status,
-  argMax(SyncType, {RUN_ROW}) AS sync_type, argMax(Trigger, {RUN_ROW}) AS run_trigger,
-  argMax(JobId, {RUN_ROW}) AS job_id, min(Timestamp) AS started, maxIf(Duration, {RUN_ROW}) / 1e9 AS duration_s,
-  {counter_cols(RUN_ROW)},
-  argMax(FailureCause, {RUN_ROW}) AS failure_cause, argMax(StatusMessage, {RUN_ROW}) AS message
-FROM {n.TRACES}
-WHERE Role IN {RUN_ROLES} AND {IN_RUN}""",
+SELECT {RUN_COLUMNS}
+FROM {n.RUNS}
+WHERE {IN_RUN}
+GROUP BY {n.C_TRACE_ID}""",
         w=24,
         h=4,
         overrides=[_unit("duration_s", "s")],
@@ -577,11 +449,12 @@ WHERE Role IN {RUN_ROLES} AND {IN_RUN}""",
         "and calls under it.",
         f"""
 {RUN_CTE}
-SELECT StepName AS step, {SPAN_STATUS} AS status, Timestamp AS started, Duration / 1e6 AS duration_ms,
-  {counter_cols()},
-  RateLimited AS rate_limited, FailureCause AS failure_cause, StatusMessage AS message
+SELECT {n.C_STEP_NAME} AS step, {SPAN_STATUS} AS status, {n.C_TIMESTAMP} AS started,
+  {n.C_DURATION} / 1e6 AS duration_ms,
+  {span_counter_cols()},
+  {n.C_RATE_LIMITED} AS rate_limited, {n.C_FAILURE_CAUSE} AS failure_cause, {n.C_STATUS_MESSAGE} AS message
 FROM {n.TRACES}
-WHERE Role = '{R.STEP}' AND {IN_RUN}
+WHERE {n.C_ROLE} = '{R.STEP}' AND {IN_RUN}
 ORDER BY started""",
         w=24,
         h=7,
@@ -593,11 +466,11 @@ ORDER BY started""",
         "Pages fetched per step with their cursor and counters; a failed page is where the step stopped.",
         f"""
 {RUN_CTE}
-SELECT StepName AS step, toUInt32OrZero({ATTR(sc.PAGE_NUMBER)}) AS page, {ATTR(sc.PAGE_CURSOR)} AS cursor,
-  {SPAN_STATUS} AS status, Timestamp AS started, Duration / 1e6 AS duration_ms,
-  {counter_cols()}, FailureCause AS failure_cause
+SELECT {n.C_STEP_NAME} AS step, toUInt32OrZero({ATTR(sc.PAGE_NUMBER)}) AS page, {ATTR(sc.PAGE_CURSOR)} AS cursor,
+  {SPAN_STATUS} AS status, {n.C_TIMESTAMP} AS started, {n.C_DURATION} / 1e6 AS duration_ms,
+  {span_counter_cols()}, {n.C_FAILURE_CAUSE} AS failure_cause
 FROM {n.TRACES}
-WHERE Role = '{R.PAGE}' AND {IN_RUN}
+WHERE {n.C_ROLE} = '{R.PAGE}' AND {IN_RUN}
 ORDER BY started""",
         w=24,
         h=7,
@@ -609,11 +482,11 @@ ORDER BY started""",
         "Every record the run touched, failed ones first, with the action taken and the reason for skips/failures.",
         f"""
 {RUN_CTE}
-SELECT StepName AS step, EntityType AS type, EntityExternalId AS external_id, EntityInternalId AS internal_id,
-  EntityAction AS action, {ATTR(sc.ENTITY_REASON)} AS reason, {SPAN_STATUS} AS status,
-  Timestamp AS started, Duration / 1e6 AS duration_ms
+SELECT {n.C_STEP_NAME} AS step, {n.C_ENTITY_TYPE} AS type, {n.C_ENTITY_EXTERNAL_ID} AS external_id,
+  {n.C_ENTITY_INTERNAL_ID} AS internal_id, {n.C_ENTITY_ACTION} AS action, {ATTR(sc.ENTITY_REASON)} AS reason,
+  {SPAN_STATUS} AS status, {n.C_TIMESTAMP} AS started, {n.C_DURATION} / 1e6 AS duration_ms
 FROM {n.TRACES}
-WHERE Role = '{R.ENTITY}' AND {IN_RUN}
+WHERE {n.C_ROLE} = '{R.ENTITY}' AND {IN_RUN}
 ORDER BY action = '{sc.EntityAction.FAIL}' DESC, started
 LIMIT 2000""",
         overrides=[_unit("duration_ms", "ms")],
@@ -622,14 +495,16 @@ LIMIT 2000""",
     p.add(
         "table",
         "HTTP calls",
-        "Calls in order with status and duration. Click a call id to see its request and response.",
+        "Calls in order with status and duration (status 0: no response). Click a call id to see its request "
+        "and response.",
         f"""
 {RUN_CTE}
-SELECT SpanId AS call_id, Timestamp AS started, HttpMethod AS method, HttpHost AS host, HttpUrl AS url,
-  HttpStatus AS status, Duration / 1e6 AS duration_ms, RateLimited AS rate_limited,
-  FailureCause AS failure_cause, StatusMessage AS message
+SELECT {n.C_SPAN_ID} AS call_id, {n.C_TIMESTAMP} AS started, {n.C_HTTP_METHOD} AS method,
+  {n.C_HTTP_HOST} AS host, {n.C_HTTP_URL} AS url, {n.C_HTTP_STATUS} AS status, {FAILED_CALL} AS failed,
+  {n.C_DURATION} / 1e6 AS duration_ms, {n.C_RATE_LIMITED} AS rate_limited,
+  {n.C_FAILURE_CAUSE} AS failure_cause, {n.C_STATUS_MESSAGE} AS message
 FROM {n.TRACES}
-WHERE Role IN {CALL_ROLES} AND {IN_RUN}
+WHERE {n.C_ROLE} IN {CALL_ROLES_SQL} AND {IN_RUN}
 ORDER BY started
 LIMIT 2000""",
         overrides=[_link_call("call_id"), _unit("duration_ms", "ms")],
@@ -641,18 +516,17 @@ LIMIT 2000""",
         "The run as a waterfall: run, steps, pages, records and calls with their attributes and exception events.",
         f"""
 {RUN_CTE}
-SELECT TraceId AS traceID, SpanId AS spanID, ParentSpanId AS parentSpanID, ServiceName AS serviceName,
-  SpanName AS operationName, multiply(toUnixTimestamp64Nano(Timestamp), 0.000001) AS startTime,
-  multiply(Duration, 0.000001) AS duration,
-  arrayMap(key -> map('key', key, 'value', SpanAttributes[key]), mapKeys(SpanAttributes)) AS tags,
-  arrayMap(key -> map('key', key, 'value', ResourceAttributes[key]), mapKeys(ResourceAttributes)) AS serviceTags,
-  arrayMap((name, ts, attrs) -> tuple(toUnixTimestamp64Milli(ts), arrayConcat([map('key', 'event', 'value', name)],
-    arrayMap(key -> map('key', key, 'value', attrs[key]), mapKeys(attrs))))::Tuple(timestamp Int64, fields Array(Map(String, String))),
-    Events.Name, Events.Timestamp, Events.Attributes) AS logs,
-  if(StatusCode = 'Error', 2, if(StatusCode = 'Ok', 1, 0)) AS statusCode, StatusMessage AS statusMessage,
-  lower(SpanKind) AS kind
+SELECT {n.C_TRACE_ID} AS traceID, {n.C_SPAN_ID} AS spanID, {n.C_PARENT_SPAN_ID} AS parentSpanID,
+  {n.C_SERVICE_NAME} AS serviceName, {n.C_SPAN_NAME} AS operationName,
+  multiply(toUnixTimestamp64Nano({n.C_TIMESTAMP}), 0.000001) AS startTime,
+  multiply({n.C_DURATION}, 0.000001) AS duration,
+  {_tags(n.C_SPAN_ATTRIBUTES)} AS tags,
+  {_tags(n.C_RESOURCE_ATTRIBUTES)} AS serviceTags,
+  {_trace_events()},
+  if({n.C_STATUS_CODE} = 'Error', 2, if({n.C_STATUS_CODE} = 'Ok', 1, 0)) AS statusCode,
+  {n.C_STATUS_MESSAGE} AS statusMessage, lower({n.C_SPAN_KIND}) AS kind
 FROM {n.TRACES}
-WHERE Role IN {ALL_ROLES} AND {IN_RUN}
+WHERE {n.C_ROLE} IN {ALL_ROLES} AND {IN_RUN}
 ORDER BY startTime
 LIMIT 10000""",
         w=24,
@@ -664,17 +538,18 @@ LIMIT 10000""",
         "Log records emitted during the run, oldest first.",
         f"""
 {RUN_CTE}
-SELECT Timestamp AS timestamp, Body AS body, SeverityText AS level, TraceId AS traceID, SpanId AS spanID,
-  LogAttributes['{sc.LOG_RECORD_LOGGER}'] AS logger
+SELECT {n.C_TIMESTAMP} AS timestamp, {n.C_BODY} AS body, {n.C_SEVERITY_TEXT} AS level,
+  {n.C_TRACE_ID} AS traceID, {n.C_SPAN_ID} AS spanID, {n.C_LOG_ATTRIBUTES}['{sc.LOG_RECORD_LOGGER}'] AS logger
 FROM {n.LOGS}
-WHERE ServiceName = run_service AND TimestampTime >= run_from AND TimestampTime <= run_to AND TraceId = run AND {TIME}
+WHERE {n.C_SERVICE_NAME} = run_service AND {n.C_TIMESTAMP_TIME} >= run_from AND {n.C_TIMESTAMP_TIME} <= run_to
+  AND {n.C_TRACE_ID} = run AND {TIME}
 ORDER BY timestamp
 LIMIT 5000""",
         w=24,
         h=10,
     )
-    variables = [_textbox("run_id", "Run id", "Trace id of the run (from the Runs dashboard)")]
-    return _dashboard(
+    variables = [layout.textbox("run_id", "Run id", "Trace id of the run (from the Runs dashboard)")]
+    return layout.dashboard(
         UID_RUN,
         "connlog / Run detail",
         "One run: steps, pages, records, calls, trace and logs.",
@@ -687,10 +562,12 @@ LIMIT 5000""",
 
 # --------------------------------------------------------------------------- Call detail
 CALL_CTE: Final = f"""WITH ${{call_id:sqlstring}} AS call,
-  (SELECT any(tuple(ServiceName, TraceId, ParentSpanId)) FROM {n.TRACES}
-   WHERE Role IN {CALL_ROLES} AND SpanId = call AND {TIME}
-     AND {cond_all("TraceId = ${run_id:sqlstring}", "run_id")}) AS c"""
-IN_CALL_TRACE: Final = f"ServiceName = tupleElement(c, 1) AND TraceId = tupleElement(c, 2) AND {TIME}"
+  (SELECT any(tuple({n.C_SERVICE_NAME}, {n.C_TRACE_ID}, {n.C_PARENT_SPAN_ID})) FROM {n.TRACES}
+   WHERE {n.C_ROLE} IN {CALL_ROLES_SQL} AND {n.C_SPAN_ID} = call AND {TIME}
+     AND {cond_all(f"{n.C_TRACE_ID} = ${{run_id:sqlstring}}", "run_id")}) AS c"""
+IN_CALL_TRACE: Final = (
+    f"{n.C_SERVICE_NAME} = tupleElement(c, 1) AND {n.C_TRACE_ID} = tupleElement(c, 2) AND {TIME}"
+)
 
 
 def _headers_sql(column: str) -> str:
@@ -699,25 +576,26 @@ def _headers_sql(column: str) -> str:
 SELECT h.1 AS header, h.2 AS value
 FROM {n.PAYLOADS}
 ARRAY JOIN arrayZip(mapKeys({column}), mapValues({column})) AS h
-WHERE {IN_CALL_TRACE} AND SpanId = call
+WHERE {IN_CALL_TRACE} AND {n.C_SPAN_ID} = call
 ORDER BY header"""
 
 
 def call_detail_dashboard() -> JSON:
-    p = _Panels()
+    p = layout.Panels()
     p.add(
         "table",
         "Call",
-        "The call's outcome and timing. status 0 means no response (timeout or network error).",
+        "The call's outcome and timing. status 0 means no response (timeout or network error): a failed call.",
         f"""
 {CALL_CTE}
-SELECT Timestamp AS started, HttpMethod AS method, HttpUrl AS url, HttpUrlTemplate AS url_template, HttpHost AS host,
-  HttpStatus AS status, Duration / 1e6 AS duration_ms, HttpDirection AS direction, RateLimited AS rate_limited,
-  FailureCause AS failure_cause, StatusMessage AS message,
+SELECT {n.C_TIMESTAMP} AS started, {n.C_HTTP_METHOD} AS method, {n.C_HTTP_URL} AS url,
+  {n.C_HTTP_URL_TEMPLATE} AS url_template, {n.C_HTTP_HOST} AS host, {n.C_HTTP_STATUS} AS status,
+  {FAILED_CALL} AS failed, {n.C_DURATION} / 1e6 AS duration_ms, {n.C_HTTP_DIRECTION} AS direction,
+  {n.C_RATE_LIMITED} AS rate_limited, {n.C_FAILURE_CAUSE} AS failure_cause, {n.C_STATUS_MESSAGE} AS message,
   {ATTR(sc.HTTP_REQUEST_RESEND_COUNT)} AS resend_count, {ATTR(sc.HTTP_RESPONSE_BODY_SIZE)} AS response_bytes,
-  TraceId AS run_id
+  {n.C_TRACE_ID} AS run_id
 FROM {n.TRACES}
-WHERE Role IN {CALL_ROLES} AND {IN_CALL_TRACE} AND SpanId = call""",
+WHERE {n.C_ROLE} IN {CALL_ROLES_SQL} AND {IN_CALL_TRACE} AND {n.C_SPAN_ID} = call""",
         w=24,
         h=4,
         overrides=[_link_run("run_id"), _unit("duration_ms", "ms")],
@@ -745,7 +623,7 @@ WHERE Role IN {CALL_ROLES} AND {IN_CALL_TRACE} AND SpanId = call""",
 {CALL_CTE}
 SELECT {col} AS body
 FROM {n.PAYLOADS}
-WHERE {IN_CALL_TRACE} AND SpanId = call""",
+WHERE {IN_CALL_TRACE} AND {n.C_SPAN_ID} = call""",
             h=12,
             custom={"cellOptions": {"type": "json-view"}, "inspect": True},
         )
@@ -755,25 +633,28 @@ WHERE {IN_CALL_TRACE} AND SpanId = call""",
         "The run, step, page and record the call was made for (its ancestors in the trace).",
         f"""
 {CALL_CTE},
-  (SELECT mapFromArrays(groupArray(SpanId), groupArray(ParentSpanId)) FROM {n.TRACES}
-   WHERE Role IN {STRUCTURE_ROLES} AND {IN_CALL_TRACE}) AS parents,
+  (SELECT mapFromArrays(groupArray({n.C_SPAN_ID}), groupArray({n.C_PARENT_SPAN_ID})) FROM {n.TRACES}
+   WHERE {n.C_ROLE} IN {STRUCTURE_ROLES} AND {IN_CALL_TRACE}) AS parents,
   tupleElement(c, 3) AS p1
-SELECT Role AS level, SpanName AS span, StepName AS step, toUInt32OrZero({ATTR(sc.PAGE_NUMBER)}) AS page,
-  EntityType AS record_type, EntityExternalId AS external_id, EntityAction AS action,
-  {SPAN_STATUS} AS status, TraceId AS run_id
+SELECT {n.C_ROLE} AS level, {n.C_SPAN_NAME} AS span, {n.C_STEP_NAME} AS step,
+  toUInt32OrZero({ATTR(sc.PAGE_NUMBER)}) AS page, {n.C_ENTITY_TYPE} AS record_type,
+  {n.C_ENTITY_EXTERNAL_ID} AS external_id, {n.C_ENTITY_ACTION} AS action, {SPAN_STATUS} AS status,
+  {n.C_TRACE_ID} AS run_id
 FROM {n.TRACES}
-WHERE Role IN {STRUCTURE_ROLES} AND {IN_CALL_TRACE}
-  AND SpanId IN (p1, parents[p1], parents[parents[p1]], parents[parents[parents[p1]]])
+WHERE {n.C_ROLE} IN {STRUCTURE_ROLES} AND {IN_CALL_TRACE}
+  AND {n.C_SPAN_ID} IN (p1, parents[p1], parents[parents[p1]], parents[parents[parents[p1]]])
 ORDER BY indexOf(['{R.RUN}', '{R.STEP}', '{R.PAGE}', '{R.ENTITY}'], level)""",
         w=24,
         h=6,
         overrides=[_link_run("run_id")],
     )
     variables = [
-        _textbox("call_id", "Call id", "Span id of the HTTP call"),
-        _textbox("run_id", "Run id", "Optional: the run's trace id, makes the look-up a primary-key read"),
+        layout.textbox("call_id", "Call id", "Span id of the HTTP call"),
+        layout.textbox(
+            "run_id", "Run id", "Optional: the run's trace id, makes the look-up a primary-key read"
+        ),
     ]
-    return _dashboard(
+    return layout.dashboard(
         UID_CALL,
         "connlog / Call detail",
         "One HTTP call: request and response side by side.",
@@ -786,11 +667,11 @@ ORDER BY indexOf(['{R.RUN}', '{R.STEP}', '{R.PAGE}', '{R.ENTITY}'], level)""",
 
 # --------------------------------------------------------------------------- Logs
 def logs_dashboard() -> JSON:
-    p = _Panels()
+    p = layout.Panels()
+    log_time = f"$__timeFilter({n.C_TIMESTAMP_TIME}) AND {TIME}"
     where = (
-        f"{cond_all('ServiceName IN (${connector:singlequote})', 'connector')}"
-        f" AND $__timeFilter(TimestampTime) AND {TIME} AND SeverityNumber >= ${{min_severity}}"
-        f" AND {cond_all('positionCaseInsensitive(Body, ${search:sqlstring}) > 0', 'search')}"
+        f"{CONNECTOR_FILTER} AND {log_time} AND {n.C_SEVERITY_NUMBER} >= ${{min_severity}}"
+        f" AND {cond_all(f'positionCaseInsensitive({n.C_BODY}, ${{search:sqlstring}}) > 0', 'search')}"
     )
     p.add(
         "timeseries",
@@ -798,7 +679,7 @@ def logs_dashboard() -> JSON:
         "Log records per interval at or above the minimum severity. A burst of ERROR lines usually matches failed "
         "runs on the Connector failures dashboard.",
         f"""
-SELECT $__timeInterval(Timestamp) AS time, SeverityText AS severity, count() AS records
+SELECT $__timeInterval({n.C_TIMESTAMP}) AS time, {n.C_SEVERITY_TEXT} AS severity, count() AS records
 FROM {n.LOGS}
 WHERE {where}
 GROUP BY time, severity
@@ -812,8 +693,8 @@ ORDER BY time""",
         "Logs",
         "Newest first. The traceID field links to the run that wrote the line.",
         f"""
-SELECT Timestamp AS timestamp, Body AS body, SeverityText AS level, TraceId AS traceID, SpanId AS spanID,
-  ServiceName AS connector, Tenant AS tenant
+SELECT {n.C_TIMESTAMP} AS timestamp, {n.C_BODY} AS body, {n.C_SEVERITY_TEXT} AS level,
+  {n.C_TRACE_ID} AS traceID, {n.C_SPAN_ID} AS spanID, {n.C_SERVICE_NAME} AS connector, {n.C_LOG_TENANT} AS tenant
 FROM {n.LOGS}
 WHERE {where}
 ORDER BY timestamp DESC
@@ -837,18 +718,18 @@ LIMIT 1000""",
         ("FATAL", "21"),
     ]
     variables = [
-        _query_var(
+        layout.query_var(
             "connector",
             "Connector",
             f"""
-SELECT DISTINCT ServiceName FROM {n.LOGS}
-WHERE $__timeFilter(TimestampTime) AND {TIME}
-ORDER BY ServiceName""",
+SELECT DISTINCT {n.C_SERVICE_NAME} FROM {n.LOGS}
+WHERE {log_time}
+ORDER BY {n.C_SERVICE_NAME}""",
         ),
-        _custom_var("min_severity", "Minimum severity", severities, "9", multi=False),
-        _textbox("search", "Search", "Text the log line contains"),
+        layout.custom_var("min_severity", "Minimum severity", severities, "9", multi=False),
+        layout.textbox("search", "Search", "Text the log line contains"),
     ]
-    return _dashboard(
+    return layout.dashboard(
         UID_LOGS, "connlog / Logs", "Connector logs by severity, linked to their runs.", p.items, variables
     )
 

@@ -23,7 +23,9 @@ from typing import Any, Final, Literal
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
-from dashboards.build import DASHBOARD_DIR, DATASOURCE_TYPE, DATASOURCE_UID, load_all
+from collector.schema import names as n
+from dashboards.build import DASHBOARD_DIR, load_all
+from dashboards.plugin import DATASOURCE_TYPE, DATASOURCE_UID, PLUGIN_VERSION
 
 JSON = dict[str, Any]
 Action = Literal["created", "updated", "unchanged"]
@@ -58,7 +60,7 @@ class DatasourceSettings:
     extra_json: Mapping[str, Any] = field(default_factory=dict)
 
     def payload(self) -> JSON:
-        """The POST /api/datasources body (jsonData keys of grafana-clickhouse-datasource v4)."""
+        """The POST /api/datasources body (jsonData keys of grafana-clickhouse-datasource, `PLUGIN_VERSION`)."""
         json_data: JSON = {
             "host": self.host,
             "port": self.port,
@@ -66,8 +68,10 @@ class DatasourceSettings:
             "secure": self.secure,
             "username": self.username,
             "defaultDatabase": self.database,
-            "traces": {"defaultDatabase": self.database, "defaultTable": "otel_traces", "otelEnabled": True},
-            "logs": {"defaultDatabase": self.database, "defaultTable": "otel_logs", "otelEnabled": True},
+            "traces": {"defaultDatabase": self.database, "defaultTable": n.TRACES, "otelEnabled": True},
+            "logs": {"defaultDatabase": self.database, "defaultTable": n.LOGS, "otelEnabled": True},
+            # The plugin's config editor stamps its own version here; so does a provisioned datasource.
+            "version": PLUGIN_VERSION,
             **self.extra_json,
         }
         return {

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import yaml
 
-from dashboards import build
+from collector.schema import names
+from dashboards import build, plugin
 from dashboards.macros import ALL, MacroError, TimeRange, Variable, expand
 from dashboards.push import DatasourceSettings
 
@@ -106,6 +110,126 @@ def test_dashboard_provider_and_compose_mount_agree() -> None:
     mounts = compose["services"]["grafana"]["volumes"]
     assert f"./dashboards:{provider['options']['path']}:ro" in mounts
     assert provider["type"] == "file" and provider["folderUid"] == "connlog"
+
+
+def test_targets_and_datasource_carry_the_plugin_version() -> None:
+    """Without `pluginVersion` >= 4.0.0 the plugin takes a saved target for a v3 one and migrates it."""
+    for name, dash in DASHBOARDS.items():
+        for p in dash["panels"]:
+            for t in p["targets"]:
+                assert t["pluginVersion"] == plugin.PLUGIN_VERSION, (name, p["title"])
+                assert t["editorType"] == plugin.EDITOR_SQL and t["rawSql"], (name, p["title"])
+    assert (
+        re.fullmatch(r"\d+\.\d+\.\d+", plugin.PLUGIN_VERSION)
+        and int(plugin.PLUGIN_VERSION.split(".")[0]) >= 4
+    )
+    provisioned = yaml.safe_load((ROOT / "dashboards/provisioning/datasources/clickhouse.yaml").read_text())
+    assert provisioned["datasources"][0]["jsonData"]["version"] == plugin.PLUGIN_VERSION
+    assert DatasourceSettings().payload()["jsonData"]["version"] == plugin.PLUGIN_VERSION
+
+
+def test_run_level_panels_read_connector_runs() -> None:
+    """Like the query API: runs come from `connector_runs`, never from run spans in `otel_traces`."""
+    run_level = {
+        "connector-failures.json": {
+            "Runs in range",
+            "Failed runs per connector",
+            "Failure rate per connector",
+            "Failure causes (failed runs)",
+            "Schedules that stopped firing",
+        },
+        "runs.json": {"Runs by status", "Runs"},
+        "run-detail.json": {"Run"},
+    }
+    for file, titles in run_level.items():
+        by_title = {p["title"]: p["targets"][0]["rawSql"] for p in DASHBOARDS[file]["panels"]}
+        for title in titles:
+            sql = by_title[title]
+            assert f"FROM {names.RUNS}" in sql and f"FROM {names.TRACES}\n" not in sql, (file, title)
+        variables = [
+            v["query"]["rawSql"] for v in DASHBOARDS[file]["templating"]["list"] if v["type"] == "query"
+        ]
+        assert all(f"FROM {names.RUNS}" in v for v in variables), file
+
+
+# --------------------------------------------------------------------------- literal column names
+# Renders every dashboard in a fresh interpreter after renaming every table and column of
+# `collector.schema.names` (before `concepts` and the builder import it). Whatever name the
+# builder took from `names` comes out renamed; a name it spelled itself comes out unchanged.
+SENTINEL = "__renamed"
+_RENAMED_BUILD = f"""
+import json
+from collector.schema import names
+
+SENTINEL = {SENTINEL!r}
+def renamed(value):
+    if isinstance(value, str):
+        return value + SENTINEL
+    if isinstance(value, tuple):
+        return tuple(renamed(v) for v in value)
+    if isinstance(value, dict):
+        return {{k: renamed(v) for k, v in value.items()}}
+    return value
+for key in [k for k in vars(names) if k.isupper()]:
+    setattr(names, key, renamed(getattr(names, key)))
+
+from dashboards import build
+queries = []
+for file, make in build.DASHBOARDS.items():
+    dash = make()
+    queries += [[file, p["title"], t["rawSql"]] for p in dash["panels"] for t in p["targets"]]
+    queries += [[file, v["name"], v["query"]["rawSql"]] for v in dash["templating"]["list"] if v["type"] == "query"]
+print(json.dumps(queries))
+"""
+
+
+def _schema_names() -> set[str]:
+    """Every table and column name `collector.schema.names` defines."""
+    out: set[str] = set()
+    for key, value in vars(names).items():
+        if not key.isupper():
+            continue
+        if isinstance(value, str):
+            out.add(value)
+        elif isinstance(value, tuple):
+            out.update(v for v in value if isinstance(v, str))
+        elif isinstance(value, dict):
+            out.update(v for v in value.values() if isinstance(v, str))
+    return out
+
+
+def literal_schema_names(sql: str, schema_names: set[str]) -> set[str]:
+    """Identifiers of `sql` (outside string literals) equal to a schema name: `Events.Name` whole."""
+    code = re.sub(r"'(?:[^'\\]|\\.|'')*'", "''", sql)
+    return {tok for tok in re.findall(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", code) if tok in schema_names}
+
+
+def test_builder_takes_every_table_and_column_name_from_names() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _RENAMED_BUILD],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    queries = json.loads(done.stdout)
+    assert len(queries) == sum(len(_queries(d)) for d in DASHBOARDS.values())
+    schema_names = _schema_names()
+    assert {"Timestamp", "Events.Name", names.RUNS, "Fetched"} <= schema_names
+    for file, title, sql in queries:
+        assert SENTINEL in sql, (file, title)  # the renaming reached this query
+        assert not literal_schema_names(sql, schema_names), (
+            file,
+            title,
+            literal_schema_names(sql, schema_names),
+        )
+
+
+def test_literal_name_scan_finds_what_it_should() -> None:
+    schema_names = _schema_names()
+    sql = "SELECT Timestamp, Events.Name, x.Tenant, 'Role' AS role FROM otel_traces WHERE Role__renamed = 1"
+    assert literal_schema_names(sql, schema_names) == {"Timestamp", "Events.Name", names.TRACES}
 
 
 # --------------------------------------------------------------------------- macros

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from grafana_client.client import GrafanaClientError
 
-from dashboards import build
+from dashboards import build, plugin
 from dashboards.push import Change, DatasourceSettings, export, push
 
 TOKEN = "glsa_test_token"
@@ -71,11 +71,11 @@ class FakeGrafana:
             self.dashboards[dash["uid"]] = {"dashboard": dash, "folderUid": body["folderUid"]}
             return 200, {"uid": dash["uid"], "version": dash["version"], "status": "success"}
         if parts[:2] == ["api", "search"]:
-            folder = query.get("folderUIDs", [""])[0]
+            folder_uid = query.get("folderUIDs", [""])[0]
             return 200, [
                 {"uid": uid, "title": d["dashboard"]["title"], "type": "dash-db"}
                 for uid, d in self.dashboards.items()
-                if d["folderUid"] == folder
+                if d["folderUid"] == folder_uid
             ]
         return 404, {"message": f"not implemented: {method} {path}"}
 
@@ -145,6 +145,7 @@ def test_first_push_creates_folder_datasource_and_dashboards(grafana: tuple[str,
     assert (
         created_ds["jsonData"]["host"] == "ch.internal"
         and created_ds["jsonData"]["defaultDatabase"] == "connlog"
+        and created_ds["jsonData"]["version"] == plugin.PLUGIN_VERSION
     )
     assert created_ds["secureJsonData"] == {"password": "s3cret"}
     assert {d["folderUid"] for d in state.dashboards.values()} == {"connlog"}

@@ -22,6 +22,7 @@ from clickhouse_connect.driver.client import Client
 
 from collector.config import Settings
 from collector.options import CollectorOptions
+from collector.schema import names
 from collector.schema.migrate import apply_schema
 from collector.schema.names import TRACES_INGEST, TRACES_INGEST_COLUMNS
 from collector.server import CollectorServer
@@ -30,6 +31,9 @@ from connlog import datagen
 from dashboards import build
 from dashboards.macros import ALL, TimeRange, Variable, expand, interval_for
 from instrumentation import semconv as sc
+from query_api.queries.common import TimeRange as ApiTimeRange
+from query_api.queries.runs import RunFilters, list_runs
+from query_api.scope import FULL
 
 # The dataset ends at the last full hour: recent enough that the schema's retention TTL
 # (30 days) keeps it, fixed within a test session so every query sees the same data.
@@ -257,6 +261,12 @@ def test_failures_overview_counts_match_what_was_sent(env: Env) -> None:
     endpoints = env.query(sql_of(f, "Top failing endpoints"), variables=vars_).dicts()
     total_failed_calls = sum(r.failed_calls for r in env.data.runs)
     assert sum(e["failures"] for e in endpoints) == total_failed_calls  # fewer than 20 groups here
+    # A timeout (no response: status 0, span status Error) is a failed call (concepts.FAILED_CALL).
+    timeouts = env.data.call_causes[sc.FailureCause.TIMEOUT]
+    assert timeouts > 0
+    no_response = [e for e in endpoints if e["status"] == 0]
+    assert sum(e["failures"] for e in no_response) == timeouts
+    assert {e["cause"] for e in no_response} == {sc.FailureCause.TIMEOUT.value}
     assert {e["example_run"] for e in endpoints} <= {r.run_id for r in env.data.runs}
 
     hits = env.query(sql_of(f, "Rate-limit hits per host"), variables=vars_).dicts()
@@ -343,6 +353,45 @@ def test_runs_filters_status_and_search(env: Env) -> None:
     assert rows == []
 
 
+def test_runs_and_failure_counts_agree_with_the_query_api(env: Env) -> None:
+    """Both read `connector_runs` with the concepts of `collector.schema.concepts`: same runs, same
+    status, same counters, same number of failed and running runs."""
+    api = list_runs(
+        env.client,
+        RunFilters(
+            time=ApiTimeRange(int(RANGE.start.timestamp() * 1e9), int(RANGE.end.timestamp() * 1e9)), limit=500
+        ),
+        FULL,
+    ).items
+    assert len(api) == len(env.data.runs)
+    rows = {
+        r["run_id"]: r
+        for r in env.query(sql_of("runs.json", "Runs"), variables=_vars_for(env, "runs.json")).dicts()
+    }
+    assert set(rows) == {r.run_id for r in api}
+    for summary in api:
+        row = rows[summary.run_id]
+        assert (row["status"], row["connector"], row["tenant"], row["job_id"], row["failure_cause"]) == (
+            summary.status,
+            summary.connector,
+            summary.tenant,
+            summary.job_id,
+            summary.failure_cause,
+        )
+        if summary.status != sc.RunStatus.RUNNING:
+            assert {c.value: row[c.value] for c in sc.Counter} == summary.counters.model_dump()
+            assert row["errors"] == summary.error_count
+            assert row["duration_s"] * 1000 == pytest.approx(summary.duration_ms)
+    f = "connector-failures.json"
+    stat = env.query(sql_of(f, "Runs in range"), variables=_vars_for(env, f)).dicts()[0]
+    by_status = Counter(s.status for s in api)
+    assert (stat["failed"], stat["running"]) == (
+        by_status[sc.RunStatus.ERROR],
+        by_status[sc.RunStatus.RUNNING],
+    )
+    assert stat["finished"] == len(api) - by_status[sc.RunStatus.RUNNING]
+
+
 def test_run_detail_shows_the_run_as_sent(env: Env) -> None:
     f = "run-detail.json"
     run = a_failed_run(env)
@@ -359,6 +408,7 @@ def test_run_detail_shows_the_run_as_sent(env: Env) -> None:
     calls = env.query(sql_of(f, "HTTP calls"), variables=vars_).dicts()
     assert len(calls) == run.calls
     assert sum(c["failure_cause"] != "" for c in calls) == run.failed_calls
+    assert sum(bool(c["failed"]) for c in calls) == run.failed_calls
     trace = env.query(sql_of(f, "Trace"), variables=vars_).dicts()
     assert len(trace) == run.span_count
     assert {t["traceID"] for t in trace} == {run.run_id}
@@ -368,6 +418,11 @@ def test_run_detail_shows_the_run_as_sent(env: Env) -> None:
         len(t["parentSpanID"]) == 16 for t in trace if t is not root[0]
     )
     assert any(e["fields"] for t in trace for e in t["logs"])  # the fault event travels as a span log
+    # The event's name in the tuple's `name`, its time as epoch milliseconds, as the plugin's own trace SQL.
+    events = [e for t in trace for e in t["logs"]]
+    assert {e["name"] for e in events} == {sc.EXCEPTION_EVENT}
+    assert all(run.start_ns // 10**6 <= int(e["timestamp"]) <= run.end_ns // 10**6 for e in events)
+    assert all(sc.EXCEPTION_TYPE in {fld["key"] for fld in e["fields"]} for e in events)
     logs = env.query(sql_of(f, "Logs"), variables=vars_).dicts()
     assert logs and {entry["traceID"] for entry in logs} == {run.run_id}
     # An unknown run id shows nothing rather than erroring.
@@ -512,3 +567,22 @@ def test_trace_queries_use_the_primary_key(env: Env, file: str, title: str, sql:
         assert ({"ServiceName", "TraceId"} if table.endswith("payloads") else {"Role"}) <= keys, (keys, plan)
     if "run_service" in sql or "tupleElement(c, 1)" in sql:
         assert "ServiceName" in keys, keys
+
+
+RUN_PANELS = [(f, t, s) for f, t, s, _ in ALL_QUERIES if f"FROM {names.RUNS}" in s]
+
+
+@pytest.mark.parametrize(("file", "title", "sql"), RUN_PANELS, ids=[f"{f}:{t}" for f, t, _ in RUN_PANELS])
+def test_run_queries_use_the_primary_key(env: Env, file: str, title: str, sql: str) -> None:
+    """`connector_runs` is sorted by (ServiceName, Timestamp, TraceId): the time range prunes it."""
+    expanded = expand(sql, RANGE, _vars_for(env, file))
+    plan = "\n".join(str(r[0]) for r in env.client.query("EXPLAIN indexes = 1 " + expanded).result_rows)
+    reads = [p for p in plan.split("ReadFromMergeTree (")[1:] if p.split(")")[0].endswith(f".{names.RUNS}")]
+    assert reads, plan
+    for read in reads:
+        found = re.search(r"PrimaryKey[^\n]*\n[^\n]*Keys:[^\n]*\n((?:[│ ]+\w+\n)+)", read)
+        assert found, plan
+        keys = set(found.group(1).replace("│", " ").split())
+        assert names.C_TIMESTAMP in keys, (keys, plan)
+        if "run_service" in sql:
+            assert names.C_SERVICE_NAME in keys, keys
