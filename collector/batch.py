@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.config import ENV_RETENTION_DAYS
+
 
 @dataclass
 class ColumnBatch:
@@ -52,6 +54,23 @@ MAX_ERROR_MESSAGES = 5
 # more; such a timestamp would fail the whole insert, so it is rejected at decode instead.
 MAX_TIMESTAMP_NS = 2**63 - 1
 TIMESTAMP_RANGE_ERROR = "timestamps must be before 2262-04-11T23:47:16Z (DateTime64(9) range)"
+
+# Rows older than the retention would be inserted and then deleted by the table's TTL, so
+# the client would be told they were stored when they were not: they are refused instead
+# (counted in `partial_success`). The decoders get the cut-off from `retention_cutoff_ns`.
+NS_PER_DAY = 86_400 * 10**9
+
+
+def retention_cutoff_ns(days: int, now_ns: int) -> int:
+    """The oldest timestamp kept under a `days`-day retention (0 = keep forever: no cut-off)."""
+    return max(now_ns - days * NS_PER_DAY, 0) if days > 0 else 0
+
+
+def retention_error(days: int) -> str:
+    return (
+        f"older than the {days}-day retention ({ENV_RETENTION_DAYS}): "
+        "it would be deleted as soon as it is stored"
+    )
 
 
 def rejection_message(batch: ColumnBatch) -> str:

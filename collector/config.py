@@ -18,6 +18,22 @@ ENV_RETENTION_DAYS: Final = "CONNLOG_RETENTION_DAYS"
 ENV_RECOMPRESS_DAYS: Final = "CONNLOG_RECOMPRESS_DAYS"
 ENV_PAYLOAD_RETENTION_DAYS: Final = "CONNLOG_PAYLOAD_RETENTION_DAYS"
 ENV_CLUSTER: Final = "CONNLOG_CLUSTER"
+# Ingest authentication (collector.ingest_auth): a JSON list of {key, connectors, name}.
+ENV_INGEST_KEYS: Final = "CONNLOG_INGEST_KEYS"
+ENV_INGEST_KEYS_FILE: Final = "CONNLOG_INGEST_KEYS_FILE"
+# Collector request limits (collector.options.CollectorOptions field -> variable), read by
+# `CollectorOptions.from_env` so a deployment can tune them without code.
+ENV_COLLECTOR_LIMITS: Final[dict[str, str]] = {
+    "max_body_bytes": "CONNLOG_MAX_BODY_BYTES",
+    "max_decompressed_bytes": "CONNLOG_MAX_DECOMPRESSED_BYTES",
+    "max_items_per_request": "CONNLOG_MAX_ITEMS_PER_REQUEST",
+    "max_attributes": "CONNLOG_MAX_ATTRIBUTES",
+    "max_attribute_bytes": "CONNLOG_MAX_ATTRIBUTE_BYTES",
+    "max_resource_bytes": "CONNLOG_MAX_RESOURCE_BYTES",
+    "max_fanout_bytes": "CONNLOG_MAX_FANOUT_BYTES",
+    "body_read_timeout_s": "CONNLOG_BODY_READ_TIMEOUT_S",
+    "max_open_requests": "CONNLOG_MAX_OPEN_REQUESTS",
+}
 
 DEFAULT_DATA_DIR: Final = Path(".connlog")
 DEFAULT_DATABASE: Final = "connlog"

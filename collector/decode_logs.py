@@ -7,20 +7,48 @@ attribute value. Records with ids of the wrong length are rejected (partial succ
 
 from __future__ import annotations
 
+import time
 from typing import Any, Final
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from collector.anyvalue import any_value_to_str, attributes_to_map
-from collector.batch import MAX_ERROR_MESSAGES, MAX_TIMESTAMP_NS, TIMESTAMP_RANGE_ERROR, ColumnBatch
+from collector.batch import (
+    MAX_ERROR_MESSAGES,
+    MAX_TIMESTAMP_NS,
+    TIMESTAMP_RANGE_ERROR,
+    ColumnBatch,
+    retention_cutoff_ns,
+    retention_error,
+)
 from collector.schema.names import LOGS_INGEST, LOGS_INGEST_COLUMNS
 from instrumentation.semconv import SERVICE_NAME
 
 _ROW_OVERHEAD: Final = 400
+# OTel SeverityNumber: 1 (TRACE) .. 24 (FATAL4), 0 = unspecified. The column is a UInt8, so
+# an out-of-range int32 (e.g. -5) would wrap (to 251) and sort above FATAL: clamp instead.
+SEVERITY_MIN: Final = 0
+SEVERITY_MAX: Final = 24
 
 
-def decode_logs(request: ExportLogsServiceRequest, *, wire_size: int = 0) -> ColumnBatch:
-    """All valid log records of `request`; invalid ones are counted in `.rejected`."""
+def clamp_severity(number: int) -> int:
+    """`number` limited to the OTel range: negatives become 0 (unspecified), > 24 becomes 24."""
+    return SEVERITY_MIN if number < SEVERITY_MIN else min(number, SEVERITY_MAX)
+
+
+def decode_logs(
+    request: ExportLogsServiceRequest,
+    *,
+    wire_size: int = 0,
+    retention_days: int = 0,
+    now_ns: int | None = None,
+) -> ColumnBatch:
+    """All valid log records of `request`; invalid ones are counted in `.rejected`.
+
+    With `retention_days` > 0, records older than the retention cut-off are refused
+    (the table's TTL would delete them on insert).
+    """
+    oldest = retention_cutoff_ns(retention_days, time.time_ns() if now_ns is None else now_ns)
     cols: list[list[Any]] = [[] for _ in LOGS_INGEST_COLUMNS]
     (
         c_ts,
@@ -67,12 +95,17 @@ def decode_logs(request: ExportLogsServiceRequest, *, wire_size: int = 0) -> Col
                     if len(errors) < MAX_ERROR_MESSAGES:
                         errors.append(f"log record: {TIMESTAMP_RANGE_ERROR}")
                     continue
+                if ts < oldest:
+                    rejected += 1
+                    if len(errors) < MAX_ERROR_MESSAGES:
+                        errors.append(f"log record: {retention_error(retention_days)}")
+                    continue
                 c_ts.append(ts)
                 c_trace.append(trace_id.hex())
                 c_span.append(span_id.hex())
                 c_flags.append(record.flags & 0xFF)
                 c_sev_text.append(record.severity_text)
-                c_sev_num.append(record.severity_number & 0xFF)
+                c_sev_num.append(clamp_severity(record.severity_number))
                 c_service.append(service)
                 c_body.append(any_value_to_str(record.body))
                 c_res_schema.append(res_schema)

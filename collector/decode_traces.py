@@ -7,12 +7,20 @@ Spans with ids of the wrong length are rejected individually (partial success).
 
 from __future__ import annotations
 
+import time
 from typing import Any, Final
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.anyvalue import attributes_to_map
-from collector.batch import MAX_ERROR_MESSAGES, MAX_TIMESTAMP_NS, TIMESTAMP_RANGE_ERROR, ColumnBatch
+from collector.batch import (
+    MAX_ERROR_MESSAGES,
+    MAX_TIMESTAMP_NS,
+    TIMESTAMP_RANGE_ERROR,
+    ColumnBatch,
+    retention_cutoff_ns,
+    retention_error,
+)
 from collector.schema.names import TRACES_INGEST, TRACES_INGEST_COLUMNS
 from instrumentation.semconv import SERVICE_NAME
 
@@ -26,8 +34,19 @@ _KIND_BY_VALUE: Final = dict(enumerate(SPAN_KINDS))
 _STATUS_BY_VALUE: Final = dict(enumerate(STATUS_CODES))
 
 
-def decode_traces(request: ExportTraceServiceRequest, *, wire_size: int = 0) -> ColumnBatch:
-    """All valid spans of `request`; invalid ones are counted in `.rejected` with reasons."""
+def decode_traces(
+    request: ExportTraceServiceRequest,
+    *,
+    wire_size: int = 0,
+    retention_days: int = 0,
+    now_ns: int | None = None,
+) -> ColumnBatch:
+    """All valid spans of `request`; invalid ones are counted in `.rejected` with reasons.
+
+    With `retention_days` > 0, spans that start before the retention cut-off are refused
+    (the table's TTL would delete them on insert).
+    """
+    oldest = retention_cutoff_ns(retention_days, time.time_ns() if now_ns is None else now_ns)
     cols: list[list[Any]] = [[] for _ in TRACES_INGEST_COLUMNS]
     (
         c_ts,
@@ -87,6 +106,11 @@ def decode_traces(request: ExportTraceServiceRequest, *, wire_size: int = 0) -> 
                     rejected += 1
                     if len(errors) < MAX_ERROR_MESSAGES:
                         errors.append(f"span {span.name!r}: {TIMESTAMP_RANGE_ERROR}")
+                    continue
+                if start < oldest:
+                    rejected += 1
+                    if len(errors) < MAX_ERROR_MESSAGES:
+                        errors.append(f"span {span.name!r}: {retention_error(retention_days)}")
                     continue
                 c_ts.append(start)
                 c_trace.append(trace_id.hex())

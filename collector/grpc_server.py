@@ -4,6 +4,9 @@ gRPC decompresses; the servicers decode and queue. The methods are registered wi
 raw-bytes handler that parses with the generated message classes itself, so a malformed
 message gets INVALID_ARGUMENT (grpcio's own deserializer would answer INTERNAL).
 Backlog full maps to UNAVAILABLE — the status OTLP exporters retry with backoff.
+Admission (limits, ingest key from the `authorization` metadata, retention) is the same
+`collector.intake.Intake` the HTTP receiver uses; at most `max_open_requests` RPCs run
+at once (grpcio answers RESOURCE_EXHAUSTED beyond).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from collector.batch import ColumnBatch
 from collector.batcher import Batcher, TransformError, Unavailable
-from collector.decode_logs import decode_logs
-from collector.decode_traces import decode_traces
+from collector.ingest_auth import Forbidden, IngestPrincipal, Unauthenticated
+from collector.intake import Intake
+from collector.limits import LimitExceeded
 from collector.options import CollectorOptions
 from collector.otlp_codec import (
     PROTOBUF,
@@ -58,24 +62,52 @@ def _queue(batcher: Batcher, stats: Stats, batch: ColumnBatch, context: Any) -> 
         stats.add(f"{batch.signal}_rejected", batch.rejected)
 
 
+def _principal(intake: Intake, stats: Stats, context: Any) -> IngestPrincipal:
+    """The caller from the `authorization` metadata, or abort UNAUTHENTICATED."""
+    authorization = next(
+        (str(v) for k, v in (context.invocation_metadata() or ()) if k == "authorization"), None
+    )
+    try:
+        return intake.authenticate(authorization)
+    except Unauthenticated as exc:
+        stats.add("requests_unauthenticated")
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        raise  # unreachable: abort raises
+
+
+def _admit(intake: Intake, stats: Stats, signal: str, request: Any, context: Any) -> ColumnBatch:
+    principal = _principal(intake, stats, context)
+    try:
+        return intake.admit(signal, request, principal, request.ByteSize())
+    except LimitExceeded as exc:
+        stats.add("requests_invalid")
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    except Forbidden as exc:
+        stats.add("requests_forbidden")
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+    raise AssertionError("unreachable: abort raises")
+
+
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
-    def __init__(self, batcher: Batcher, stats: Stats) -> None:
+    def __init__(self, batcher: Batcher, stats: Stats, intake: Intake) -> None:
         self._batcher = batcher
         self._stats = stats
+        self._intake = intake
 
     def Export(self, request: ExportTraceServiceRequest, context: Any) -> ExportTraceServiceResponse:
-        batch = decode_traces(request, wire_size=request.ByteSize())
+        batch = _admit(self._intake, self._stats, "traces", request, context)
         _queue(self._batcher, self._stats, batch, context)
         return traces_response(batch)
 
 
 class LogsService(logs_service_pb2_grpc.LogsServiceServicer):  # type: ignore[misc]
-    def __init__(self, batcher: Batcher, stats: Stats) -> None:
+    def __init__(self, batcher: Batcher, stats: Stats, intake: Intake) -> None:
         self._batcher = batcher
         self._stats = stats
+        self._intake = intake
 
     def Export(self, request: ExportLogsServiceRequest, context: Any) -> ExportLogsServiceResponse:
-        batch = decode_logs(request, wire_size=request.ByteSize())
+        batch = _admit(self._intake, self._stats, "logs", request, context)
         _queue(self._batcher, self._stats, batch, context)
         return logs_response(batch)
 
@@ -94,18 +126,25 @@ def _raw_handler(parse: Callable[[bytes], Any], export: Callable[[Any, Any], Any
 
 
 def create_grpc_server(
-    batcher: Batcher, stats: Stats, options: CollectorOptions, host: str, port: int
+    batcher: Batcher,
+    stats: Stats,
+    options: CollectorOptions,
+    host: str,
+    port: int,
+    intake: Intake | None = None,
 ) -> tuple[grpc.Server, int]:
     """A not yet started server and the port it actually bound (port 0 = ephemeral)."""
+    rules = intake or Intake(options)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.grpc_workers, thread_name_prefix="connlog-grpc"),
+        maximum_concurrent_rpcs=options.max_open_requests,
         options=[
             ("grpc.max_receive_message_length", options.max_decompressed_bytes),
             ("grpc.so_reuseport", 0),
         ],
     )
-    traces = TraceService(batcher, stats)
-    logs = LogsService(batcher, stats)
+    traces = TraceService(batcher, stats, rules)
+    logs = LogsService(batcher, stats, rules)
     trace_name = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
     logs_name = logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name
     server.add_generic_rpc_handlers(

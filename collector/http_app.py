@@ -4,10 +4,17 @@ Plain Starlette: the OTLP endpoints take raw bodies, so FastAPI's validation lay
 only add per-request cost. Every failure maps to a 4xx/503 with a google.rpc.Status body
 in the request's encoding; decoding never raises past the handler, so bad input cannot
 produce a 500 or stop the server.
+
+With ingest keys configured (collector.ingest_auth) the key is checked before the body is
+read (401), the connector binding after parsing (403); `/stats` then also needs a valid
+ingest key (its counters describe every connector's traffic), while `/healthz` and
+`/readyz` stay open for probes. A body that does not arrive within
+`body_read_timeout_s` gets 408, so stalled clients cannot hold requests open forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Final
@@ -20,20 +27,25 @@ from starlette.routing import Route
 
 from collector.batch import ColumnBatch
 from collector.batcher import Batcher, TransformError, Unavailable
+from collector.ingest_auth import Forbidden, IngestPrincipal, Unauthenticated
+from collector.intake import Intake
 from collector.options import CollectorOptions
 from collector.otlp_codec import (
     CONTENT_TYPES,
     JSON,
     PROTOBUF,
+    RPC_DEADLINE_EXCEEDED,
     RPC_INVALID_ARGUMENT,
+    RPC_PERMISSION_DENIED,
     RPC_RESOURCE_EXHAUSTED,
+    RPC_UNAUTHENTICATED,
     RPC_UNAVAILABLE,
     BadRequest,
     TooLarge,
-    decode_body,
     encode_message,
     export_response,
     gunzip,
+    parse_body,
     status_body,
 )
 from collector.stats import Stats
@@ -42,6 +54,7 @@ log = logging.getLogger("collector.http")
 
 ReadyCheck = Callable[[], tuple[bool, str]]
 _ENCODINGS: Final = ("", "identity", "gzip")
+_CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="connlog-ingest"'}
 
 
 def _error(status: int, rpc_code: int, message: str, content_type: str, **headers: str) -> Response:
@@ -68,13 +81,25 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _read_body(request: Request, options: CollectorOptions) -> bytes:
+    """The capped body, or TimeoutError when it has not fully arrived in `body_read_timeout_s`."""
+    async with asyncio.timeout(options.body_read_timeout_s):
+        return await _read_capped(request, options.max_body_bytes)
+
+
 def create_app(
     batcher: Batcher,
     stats: Stats,
     options: CollectorOptions,
     ready_check: ReadyCheck,
+    intake: Intake | None = None,
 ) -> Starlette:
-    """The ASGI app; `ready_check` answers /readyz (run in a worker thread: it queries ClickHouse)."""
+    """The ASGI app; `ready_check` answers /readyz (run in a worker thread: it queries ClickHouse).
+
+    `intake` holds the admission rules (limits, ingest keys, retention); by default
+    `options`' limits with ingest auth off and no retention cut-off.
+    """
+    rules = intake or Intake(options)
 
     async def export(request: Request, signal: str) -> Response:
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -96,29 +121,51 @@ def create_app(
                 content_type,
             )
 
-        def decode_and_submit(body: bytes) -> tuple[ColumnBatch, bool]:
+        try:
+            principal = rules.authenticate(request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            stats.add("requests_unauthenticated")
+            return _error(401, RPC_UNAUTHENTICATED, str(exc), content_type, **_CHALLENGE)
+
+        def decode_and_submit(body: bytes, principal: IngestPrincipal) -> tuple[ColumnBatch, bool]:
             # In a worker thread: decoding is CPU work and `submit` waits for the WAL's
             # fsync, which must not stall the event loop (concurrent requests then share
             # one fsync through the WAL's group commit).
             if encoding == "gzip":
                 body = gunzip(body, options.max_decompressed_bytes)
-            batch = decode_body(signal, body, content_type)
+            message = parse_body(signal, body, content_type)
+            exact = content_type == PROTOBUF  # an OTLP/JSON body is no measure of the protobuf size
+            batch = rules.admit(signal, message, principal, len(body), exact=exact)
             return batch, batcher.submit(batch)
 
         try:
-            body = await _read_capped(request, options.max_body_bytes)
-            batch, accepted = await run_in_threadpool(decode_and_submit, body)
+            body = await _read_body(request, options)
+        except TimeoutError:
+            stats.add("requests_timed_out")
+            message = (
+                f"request body not received within {options.body_read_timeout_s:g} s (body_read_timeout_s)"
+            )
+            return _error(408, RPC_DEADLINE_EXCEEDED, message, content_type, Connection="close")
         except TooLarge as exc:
             stats.add("requests_invalid")
             return _error(413, RPC_INVALID_ARGUMENT, str(exc), content_type)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        try:
+            batch, accepted = await run_in_threadpool(decode_and_submit, body, principal)
+        except TooLarge as exc:
+            stats.add("requests_invalid")
+            return _error(413, RPC_INVALID_ARGUMENT, str(exc), content_type)
+        except Forbidden as exc:
+            stats.add("requests_forbidden")
+            log.info("event=request_forbidden signal=%s reason=%r", signal, str(exc)[:200])
+            return _error(403, RPC_PERMISSION_DENIED, str(exc), content_type)
         except (BadRequest, TransformError) as exc:
             stats.add("requests_invalid")
             log.info("event=request_rejected signal=%s status=400 reason=%r", signal, str(exc)[:200])
             return _error(400, RPC_INVALID_ARGUMENT, str(exc), content_type)
         except Unavailable as exc:
             return _error(503, RPC_UNAVAILABLE, str(exc), content_type, **{"Retry-After": "1"})
-        except ClientDisconnect:
-            return Response(status_code=400)
         if not accepted:
             return _error(
                 429,
@@ -144,7 +191,11 @@ def create_app(
         ok, detail = await run_in_threadpool(ready_check)
         return JSONResponse({"status": "ready" if ok else "not ready", "detail": detail}, 200 if ok else 503)
 
-    async def stats_endpoint(_: Request) -> Response:
+    async def stats_endpoint(request: Request) -> Response:
+        try:
+            rules.authenticate(request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            return JSONResponse({"error": str(exc)}, 401, headers=_CHALLENGE)
         return JSONResponse(
             {"counters": stats.snapshot(), "backlog": batcher.backlog(), "wal": batcher.wal_status()}
         )

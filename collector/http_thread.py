@@ -27,8 +27,19 @@ def bind(host: str, port: int) -> socket.socket:
 class ThreadedServer:
     """`start()` returns once the app is accepting connections; `stop()` is safe to call twice."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "http") -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "http",
+        limit_concurrency: int | None = None,
+    ) -> None:
         self.app = app
+        # uvicorn answers 503 to new requests while this many connections are open
+        # (stalled clients included), so they cannot pile up without bound.
+        self.limit_concurrency = limit_concurrency
         self.host = host
         self.port = port
         self.name = name
@@ -43,7 +54,13 @@ class ThreadedServer:
     def start(self, timeout: float = 15.0) -> None:
         sock = bind(self.host, self.port)
         self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            limit_concurrency=self.limit_concurrency,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name=f"connlog-{self.name}", daemon=True

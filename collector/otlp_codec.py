@@ -34,8 +34,11 @@ CONTENT_TYPES: Final = (PROTOBUF, JSON)
 
 # google.rpc.Code values used in Status bodies.
 RPC_INVALID_ARGUMENT: Final = 3
+RPC_DEADLINE_EXCEEDED: Final = 4
+RPC_PERMISSION_DENIED: Final = 7
 RPC_RESOURCE_EXHAUSTED: Final = 8
 RPC_UNAVAILABLE: Final = 14
+RPC_UNAUTHENTICATED: Final = 16
 
 
 class BadRequest(ValueError):
@@ -47,17 +50,31 @@ class TooLarge(ValueError):
 
 
 def gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress a gzip body, refusing to produce more than `limit` bytes (gzip bombs)."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise BadRequest(f"invalid gzip body: {exc}") from exc
-    if len(out) > limit:
-        raise TooLarge(f"decompressed body exceeds {limit} bytes")
-    if not inflater.eof:
-        raise BadRequest("invalid gzip body: truncated stream")
-    return out
+    """Decompress a gzip body, every member of it, refusing to produce more than `limit` bytes.
+
+    RFC 1952 allows several members back to back (what `cat a.gz b.gz` or a streaming
+    compressor that restarts produces); their concatenation is the content, so stopping
+    after the first would acknowledge data that is never stored. The cap counts all
+    members together (gzip bombs).
+    """
+    out: list[bytes] = []
+    produced = 0
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            chunk = inflater.decompress(rest, limit - produced + 1)
+        except zlib.error as exc:
+            raise BadRequest(f"invalid gzip body: {exc}") from exc
+        produced += len(chunk)
+        if produced > limit:
+            raise TooLarge(f"decompressed body exceeds {limit} bytes (max_decompressed_bytes)")
+        out.append(chunk)
+        if not inflater.eof:
+            raise BadRequest("invalid gzip body: truncated stream")
+        rest = inflater.unused_data
+        if not rest.strip(b"\0"):  # end of body (gzip(1) also tolerates zero padding)
+            return b"".join(out)
 
 
 # --------------------------------------------------------------------------- OTLP/JSON ids
@@ -142,8 +159,13 @@ def parse_logs(body: bytes, content_type: str) -> ExportLogsServiceRequest:
     return request
 
 
+def parse_body(signal: str, body: bytes, content_type: str) -> Message:
+    """The export request of `signal` ("traces" or "logs") in an uncompressed body."""
+    return parse_traces(body, content_type) if signal == "traces" else parse_logs(body, content_type)
+
+
 def decode_body(signal: str, body: bytes, content_type: str) -> ColumnBatch:
-    """Parse and decode an uncompressed body of `signal` ("traces" or "logs")."""
+    """Parse and decode an uncompressed body of `signal` ("traces" or "logs"), no limits applied."""
     if signal == "traces":
         return decode_traces(parse_traces(body, content_type), wire_size=len(body))
     return decode_logs(parse_logs(body, content_type), wire_size=len(body))

@@ -23,11 +23,13 @@ from clickhouse_connect.driver.client import Client
 
 from collector.batch import BatchTransform
 from collector.batcher import Batcher
-from collector.config import Settings
+from collector.config import ENV_INGEST_KEYS, ENV_INGEST_KEYS_FILE, Settings
 from collector.dead_letter import DeadLetter
 from collector.grpc_server import create_grpc_server
 from collector.http_app import create_app
 from collector.http_thread import ThreadedServer
+from collector.ingest_auth import IngestKeys
+from collector.intake import Intake
 from collector.options import CollectorOptions
 from collector.redact import chain, default_redaction
 from collector.schema.names import LOGS, LOGS_INGEST, TRACES, TRACES_INGEST
@@ -72,6 +74,9 @@ class CollectorServer:
     `options.redact` is False). With `options.wal_enabled` (default) accepted batches
     go through a write-ahead log in `wal_dir` (`<data_dir>/wal/<database>`) and
     permanently rejected ones to `<wal_dir>/dead-letter`. Port 0 binds an ephemeral port; `.http_port` / `.grpc_port` report the real ones.
+    `ingest_keys` (default: `CONNLOG_INGEST_KEYS[_FILE]`, see `collector.ingest_auth`)
+    turns ingest authentication on; without keys ingest is open, which `start` logs.
+    Spans and records older than `settings.retention.days` are refused (partial success).
     """
 
     def __init__(
@@ -85,13 +90,19 @@ class CollectorServer:
         options: CollectorOptions | None = None,
         transform: BatchTransform | None = None,
         sink_factory: SinkFactory | None = None,
+        ingest_keys: IngestKeys | None = None,
     ) -> None:
         self.settings = settings
         self.host = host
         self.http_port = http_port
         self.grpc_port = grpc_port
-        self.options = options or CollectorOptions()
+        self.options = options or CollectorOptions.from_env()
         self.stats = Stats()
+        self.intake = Intake(
+            self.options,
+            IngestKeys.from_env() if ingest_keys is None else ingest_keys,
+            settings.retention.days,
+        )
         self._client_factory = client_factory or (lambda: connect(settings))
         self._sink_factory: SinkFactory = sink_factory or ClickHouseSink
         self._transform = transform
@@ -151,6 +162,14 @@ class CollectorServer:
             self.grpc_endpoint,
             self.settings.database,
         )
+        if self.intake.keys.enabled:
+            log.info("event=ingest_auth_on keys=%d", len(self.intake.keys.keys))
+        else:
+            log.warning(
+                "event=ingest_auth_off detail=%r",
+                f"no {ENV_INGEST_KEYS} / {ENV_INGEST_KEYS_FILE}: anyone reaching the OTLP ports "
+                "can write any connector",
+            )
 
     def _start(self, timeout: float) -> None:
         opts = self.options
@@ -177,12 +196,19 @@ class CollectorServer:
         self._batcher.start()
 
         self._grpc, self.grpc_port = create_grpc_server(
-            self._batcher, self.stats, self.options, self.host, self.grpc_port
+            self._batcher, self.stats, self.options, self.host, self.grpc_port, self.intake
         )
         self._grpc.start()
 
-        app = create_app(self._batcher, self.stats, self.options, self.ready)
-        self._http = ThreadedServer(app, host=self.host, port=self.http_port, name="otlp-http")
+        app = create_app(self._batcher, self.stats, self.options, self.ready, self.intake)
+        self._http = ThreadedServer(
+            app,
+            host=self.host,
+            port=self.http_port,
+            name="otlp-http",
+            # uvicorn counts the arriving connection too: +1 serves exactly max_open_requests.
+            limit_concurrency=self.options.max_open_requests + 1,
+        )
         self._http.start(timeout)
         self.http_port = self._http.port
 

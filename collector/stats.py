@@ -30,6 +30,9 @@ COUNTERS: Final[tuple[str, ...]] = (
     "requests_backpressured",
     "requests_wal_full",
     "batches_dead_lettered",
+    "requests_unauthenticated",  # no or unknown ingest key (401 / UNAUTHENTICATED)
+    "requests_forbidden",  # a key writing a connector it is not bound to (403 / PERMISSION_DENIED)
+    "requests_timed_out",  # body not received within body_read_timeout_s (408)
 )
 
 

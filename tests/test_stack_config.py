@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
-from collector.config import DEFAULT_DATABASE, ENV_CLICKHOUSE_URL
+from collector.config import DEFAULT_DATABASE, ENV_CLICKHOUSE_URL, ENV_INGEST_KEYS
+from collector.ingest_auth import IngestKeys
 from collector.schema import names as n
+from dashboards.plugin import PLUGIN_ID, PLUGIN_VERSION
 from instrumentation import semconv as sc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +83,8 @@ MEMORY_LIMITER_KEYS = {
     "limit_percentage",
     "spike_limit_percentage",
 }
+# extension/bearertokenauthextension: config.go (mapstructure tags) and README ("Configuration").
+BEARERTOKENAUTH_KEYS = {"scheme", "token", "tokens", "filename", "header"}
 # batchprocessor README (collector core).
 BATCH_KEYS = {
     "send_batch_size",
@@ -200,7 +204,7 @@ def test_pipelines_order_and_components_exist() -> None:
         assert p["receivers"] == ["otlp"] and p["exporters"] == ["clickhouse"]
         assert p["processors"][0] == "memory_limiter" and p["processors"][-1] == "batch"
         assert set(p["processors"]) <= set(OTEL["processors"])
-    assert OTEL["service"]["extensions"] == ["health_check"]
+    assert OTEL["service"]["extensions"] == ["health_check", "bearertokenauth/ingest"]
 
 
 def test_python_services_use_the_schema_job_and_clickhouse_url() -> None:
@@ -212,13 +216,67 @@ def test_python_services_use_the_schema_job_and_clickhouse_url() -> None:
         assert SERVICES[name]["depends_on"]["schema"]["condition"] == "service_completed_successfully"
     for name in ("clickhouse", "grafana", "api", "collector"):
         assert SERVICES[name]["healthcheck"]["test"][0] == "CMD", name
+    assert "USER connlog" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_image_installs_the_locked_versions_on_the_ci_python() -> None:
+    """The image runs what CI tested: the lock's versions (as constraints) on the lock's Python."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert 'pip install ".[server]"' in dockerfile and "USER connlog" in dockerfile
+    lock = (ROOT / "requirements.lock").read_text()
+    python = re.search(r"--python-version (\d+\.\d+)", lock)
+    assert python, "requirements.lock says which Python it was compiled for"
+    assert re.search(rf"^FROM python:{re.escape(python.group(1))}-slim$", dockerfile, re.M)
+    assert "COPY pyproject.toml README.md requirements.lock ./" in dockerfile
+    assert 'RUN pip install -c requirements.lock ".[server]"' in dockerfile
+    assert re.search(r"--python-version \S+", (ROOT / "Makefile").read_text()).group(0) in lock  # type: ignore[union-attr]
+
+
+def test_ingest_requires_a_token_on_both_collectors() -> None:
+    ext = OTEL["extensions"]["bearertokenauth/ingest"]
+    assert set(ext) <= BEARERTOKENAUTH_KEYS, set(ext) - BEARERTOKENAUTH_KEYS
+    assert ext["scheme"] == "Bearer" and ext["token"] == "${env:CONNLOG_INGEST_TOKEN}"
+    for proto in ("grpc", "http"):
+        auth = OTEL["receivers"]["otlp"]["protocols"][proto]["auth"]
+        assert auth == {"authenticator": "bearertokenauth/ingest"}, proto
+    otel_env = SERVICES["otel-collector"]["environment"]
+    assert re.fullmatch(r"\$\{CONNLOG_INGEST_TOKEN:\?[^}]+\}", otel_env["CONNLOG_INGEST_TOKEN"])
+    py_env = SERVICES["collector"]["environment"]
+    assert re.fullmatch(rf"\$\{{{ENV_INGEST_KEYS}:\?[^}}]+\}}", py_env[ENV_INGEST_KEYS])
+    assert py_env[ENV_CLICKHOUSE_URL] == SERVICES["api"]["environment"][ENV_CLICKHOUSE_URL]
+
+
+def test_env_example_has_usable_ingest_settings() -> None:
+    """The example values parse as the collectors will parse them (and are placeholders)."""
+    values: dict[str, str] = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key] = value.strip("'")
+    keys = IngestKeys.from_env({ENV_INGEST_KEYS: values[ENV_INGEST_KEYS]})
+    assert keys.enabled
+    assert "change-me" in values["CONNLOG_INGEST_TOKEN"] and len(values["CONNLOG_INGEST_TOKEN"]) >= 16
+
+
+def test_deploy_doc_covers_ingest_auth_and_grafana_roles() -> None:
+    doc = (ROOT / "docs/deploy.md").read_text()
+    for needle in (
+        ENV_INGEST_KEYS,
+        "CONNLOG_INGEST_KEYS_FILE",
+        "OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20",
+        "bearertokenauth",
+        "Admin",
+        f"{PLUGIN_ID} {PLUGIN_VERSION}",
+        "max_resource_bytes",
+        "body_read_timeout_s",
+    ):
+        assert needle in doc, needle
+    assert "token with the Editor role" not in doc  # creating a datasource needs Admin
 
 
 def test_grafana_installs_the_plugin_and_mounts_provisioning() -> None:
     g = SERVICES["grafana"]
-    assert "grafana-clickhouse-datasource" in g["environment"]["GF_INSTALL_PLUGINS"]
+    # Pinned to the release the dashboards are saved for ("<id> <version>", Grafana's docker format).
+    assert g["environment"]["GF_INSTALL_PLUGINS"] == f"{PLUGIN_ID} {PLUGIN_VERSION}"
     mounts = {v.split(":")[1]: v.split(":")[0] for v in g["volumes"]}
     assert mounts["/etc/grafana/provisioning/datasources"] == "./dashboards/provisioning/datasources"
     assert mounts["/etc/grafana/provisioning/dashboards"] == "./dashboards/provisioning/dashboards"
