@@ -7,21 +7,28 @@
 Usable in-process next to the collector (one chDB directory per process, many clients on
 it). Routes live under `/api/v1`; OpenAPI at `/docs` and `/openapi.json`; probes at
 `/healthz` and `/readyz`.
+
+`/docs`, `/redoc` and `/openapi.json` need no key, on purpose: they describe the API (the
+same text as this repository), never data, and the browser's Swagger page cannot send a
+bearer key when it fetches the schema. An operator who wants them hidden sets
+`CONNLOG_API_DOCS=off` (or `create_app(..., docs=False)`): all three then answer 404.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Final
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.config import Settings
@@ -29,7 +36,8 @@ from collector.store import connect
 from query_api.auth import AuthConfig
 from query_api.config import ApiSettings
 from query_api.db import ClientFactory, ClientPool, ReadStats, current_stats
-from query_api.errors import ApiError, error_body
+from query_api.errors import ApiError, error_body, field_message, invalid
+from query_api.filters import first_error
 from query_api.paths import API_PREFIX
 from query_api.queries.adhoc import SqlRunner
 from query_api.routes import calls, explore, export, health, runs, sql
@@ -38,10 +46,27 @@ from query_api.viewer import install as install_viewer
 
 log = logging.getLogger("query_api")
 
+ENV_API_DOCS: Final = "CONNLOG_API_DOCS"
+
+
+def docs_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """False when `CONNLOG_API_DOCS` is off/false/0/no: no `/docs`, `/redoc`, `/openapi.json`."""
+    value = (os.environ if environ is None else environ).get(ENV_API_DOCS, "").strip().lower()
+    return value not in ("off", "false", "0", "no")
+
 
 def _query_param_names(dependant: Dependant) -> set[str]:
-    """Aliases of every query parameter the route or any of its dependencies declares."""
-    names = {p.alias for p in dependant.query_params}
+    """Names of every query parameter the route or any of its dependencies declares.
+
+    A query model (`Annotated[RunQuery, Query()]`) stands for its fields, by alias.
+    """
+    names: set[str] = set()
+    for p in dependant.query_params:
+        model = p.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            names |= {f.alias or name for name, f in model.model_fields.items()}
+        else:
+            names.add(p.alias)
     for sub in dependant.dependencies:
         names |= _query_param_names(sub)
     return names
@@ -56,7 +81,12 @@ def _allowed_query_params(route: APIRoute) -> frozenset[str]:
 
 
 def reject_unknown_params(request: Request) -> None:
-    """A misspelt filter must not silently widen a result: unknown parameters are a 422."""
+    """A misspelt filter must not silently widen a result: unknown parameters are a 422.
+
+    The one check of parameter names for every `/api/v1` route: it sees the route's query
+    models and its own parameters together (a model alone would refuse the exports' `rows`).
+    Repeated names are refused too: which of two values a filter took must not be a guess.
+    """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
@@ -66,12 +96,7 @@ def reject_unknown_params(request: Request) -> None:
             raise ApiError(422, "unknown_parameter", f"unknown query parameter {name!r}", name)
     for name in allowed:
         if len(request.query_params.getlist(name)) > 1:
-            raise ApiError(422, "invalid_parameter", f"{name}: given more than once", name)
-
-
-def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("query", "path", "body", "header")]
-    return ".".join(parts) or None
+            raise invalid(name, "given more than once")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -82,12 +107,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        field = _field_of(first.get("loc", ()))
-        message = (
-            f"{field}: {first.get('msg', 'invalid value')}" if field else str(first.get("msg", "invalid"))
+        field, reason = first_error(exc)
+        return JSONResponse(
+            error_body("invalid_parameter", field_message(field, reason), field), status_code=422
         )
-        return JSONResponse(error_body("invalid_parameter", message, field), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -110,8 +133,13 @@ def create_app(
     client_factory: ClientFactory | None = None,
     auth: AuthConfig | None = None,
     api_settings: ApiSettings | None = None,
+    docs: bool | None = None,
 ) -> FastAPI:
-    """The query API on `settings`' ClickHouse; `auth` defaults to `AuthConfig.from_env()`."""
+    """The query API on `settings`' ClickHouse; `auth` defaults to `AuthConfig.from_env()`.
+
+    `docs` (default: `CONNLOG_API_DOCS`, on) serves the OpenAPI schema and its pages.
+    """
+    show_docs = docs_enabled() if docs is None else docs
     settings = settings or Settings.from_env()
     factory: ClientFactory = client_factory or (lambda: connect(settings))
     api = api_settings or ApiSettings()
@@ -137,6 +165,7 @@ def create_app(
             'cursor pagination; errors are `{"error": {"code", "message", "field"}}`.'
         ),
         lifespan=lifespan,
+        openapi_url="/openapi.json" if show_docs else None,
     )
     app.state.connlog = st
     install_error_handlers(app)

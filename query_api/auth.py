@@ -10,7 +10,8 @@ Only SHA-256 digests are kept in memory and compared in constant time.
 - `admin`: also payloads, and `POST /sql`.
 - `connectors`: a non-empty list scopes the key: it sees only those connectors, in every
   route, export and search; other runs/calls answer 404 as if absent. Scoped keys cannot use
-  `/sql`, which could read any connector's rows.
+  `/sql`, which could read any connector's rows. Left out: every connector. An empty list,
+  or any field other than `key`, `role`, `connectors`, `name`, is refused at start.
 
 Auth is off only when asked for explicitly (`AuthConfig(disabled=True)` or
 `CONNLOG_AUTH=off`); then every caller is an unscoped admin. With no keys configured and
@@ -36,6 +37,7 @@ from query_api.scope import Scope
 ENV_API_KEYS: Final = "CONNLOG_API_KEYS"
 ENV_API_KEYS_FILE: Final = "CONNLOG_API_KEYS_FILE"
 ENV_AUTH: Final = "CONNLOG_AUTH"
+KEY_FIELDS: Final = ("key", "role", "connectors", "name")  # of one entry in the key list
 
 
 class Role(StrEnum):
@@ -95,7 +97,12 @@ class AuthConfig:
             r = Role(role)
         except ValueError as exc:
             raise AuthConfigError(f"role must be viewer or admin, got {role!r}") from exc
-        scoped = tuple(sorted(set(connectors))) if connectors else None
+        if connectors is not None and not connectors:
+            raise AuthConfigError(
+                "'connectors' is empty, which would scope nothing (an unscoped key);"
+                " list the connectors this key may see, or leave 'connectors' out for every connector"
+            )
+        scoped = tuple(sorted(set(connectors))) if connectors is not None else None
         self.keys.append(ApiKey(_digest(key), Principal(name or f"key-{len(self.keys) + 1}", r, scoped)))
 
     def authenticate(self, authorization: str | None) -> Principal:
@@ -119,19 +126,34 @@ class AuthConfig:
 
     @classmethod
     def from_entries(cls, entries: Any) -> AuthConfig:
+        """Keys from parsed JSON; AuthConfigError naming the entry's index (never its key) and the fix.
+
+        Refused rather than guessed, because each guess fails open: `"connectors": []` would
+        otherwise scope nothing (an unscoped key), and a misspelt field (`"conectors"`) would
+        silently drop the scope it meant to set.
+        """
         if not isinstance(entries, list):
             raise AuthConfigError("API key configuration must be a JSON list of {key, role, connectors}")
         cfg = cls()
         for i, entry in enumerate(entries):
             if not isinstance(entry, Mapping) or not isinstance(entry.get("key"), str):
                 raise AuthConfigError(f"API key entry {i} needs a string 'key'")
+            unknown = sorted(str(k) for k in entry if k not in KEY_FIELDS)
+            if unknown:
+                raise AuthConfigError(
+                    f"API key entry {i}: unknown field(s) {', '.join(map(repr, unknown))};"
+                    f" allowed: {', '.join(KEY_FIELDS)}"
+                )
             connectors = entry.get("connectors")
             if connectors is not None and (
-                not isinstance(connectors, list) or not all(isinstance(c, str) for c in connectors)
+                not isinstance(connectors, list) or not all(isinstance(c, str) and c for c in connectors)
             ):
-                raise AuthConfigError(f"API key entry {i}: 'connectors' must be a list of names")
+                raise AuthConfigError(f"API key entry {i}: 'connectors' must be a list of connector names")
+            name = entry.get("name", "")
+            if not isinstance(name, str):
+                raise AuthConfigError(f"API key entry {i}: 'name' must be a string")
             try:
-                cfg.add(entry["key"], entry.get("role", Role.VIEWER), connectors, str(entry.get("name", "")))
+                cfg.add(entry["key"], entry.get("role", Role.VIEWER), connectors, name)
             except AuthConfigError as exc:
                 raise AuthConfigError(f"API key entry {i}: {exc}") from exc
         return cfg

@@ -109,8 +109,8 @@ class Sent:
                         )
                         sent.spans[span.span_id] = span
                         sent.by_trace[span.trace_id].append(span)
-        for req in ds.log_requests:
-            for rl in req.resource_logs:
+        for log_req in ds.log_requests:
+            for rl in log_req.resource_logs:
                 res = {kv.key: _value(kv.value) for kv in rl.resource.attributes}
                 for sl in rl.scope_logs:
                     for r in sl.log_records:

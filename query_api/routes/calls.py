@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from query_api import paths
 from query_api.models import CallDetail, CallRow, Page
 from query_api.queries.calls import CallFilters, get_call, list_calls
-from query_api.queries.common import span_id
-from query_api.routes.deps import Caller, Db, SpanIdPath, call_filters, optional_trace
+from query_api.queries.common import span_id, trace_id
+from query_api.routes.deps import Caller, Db, SpanIdPath, call_filters
 
 router = APIRouter(tags=["calls"])
 
@@ -25,7 +25,10 @@ def call(
     caller: Caller,
     db: Db,
     call_id: SpanIdPath,
-    run: Annotated[str | None, Query(description="Run id, if known: makes the look-up a key read.")] = None,
+    run: Annotated[
+        str | None, Query(max_length=64, description="Run id, if known: makes the look-up a key read.")
+    ] = None,
 ) -> CallDetail:
     """Headers and bodies are returned to admin keys only (`payload_visible`)."""
-    return get_call(db, span_id(call_id, "call_id"), caller.scope, run_id=optional_trace(run, "run"))
+    run_id = None if run is None else trace_id(run, "run")
+    return get_call(db, span_id(call_id, "call_id"), caller.scope, run_id=run_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from query_api import paths
 from query_api.models import FaultPage, LogRow, Page, SearchResult, Trace
@@ -13,7 +13,7 @@ from query_api.queries.faults import FaultFilters, list_faults
 from query_api.queries.logs import LogFilters, list_logs
 from query_api.queries.search import search_in_run, search_runs
 from query_api.queries.traces import get_trace
-from query_api.routes.deps import RUN_ID_PATTERN, Caller, Db, Time, fault_filters, log_filters
+from query_api.routes.deps import Caller, Db, SearchQuery, TraceIdPath, fault_filters, log_filters, window
 
 router = APIRouter()
 
@@ -22,28 +22,17 @@ router = APIRouter()
 def trace(
     caller: Caller,
     db: Db,
-    trace_id: Annotated[str, Path(pattern=RUN_ID_PATTERN, description="32 hex characters.")],
+    trace_id: TraceIdPath,
 ) -> Trace:
     return get_trace(db, _trace_id(trace_id, "trace_id"), caller.scope)
 
 
 @router.get(paths.SEARCH, response_model=SearchResult, tags=["search"], summary="Find runs or spans by value")
-def search(
-    caller: Caller,
-    db: Db,
-    time: Time,
-    q: Annotated[
-        str,
-        Query(
-            min_length=1, max_length=500, description="Record id, job id, URL fragment, error text, run id."
-        ),
-    ],
-    scope: Annotated[str | None, Query(description="A run id: search inside that run.")] = None,
-) -> SearchResult:
+def search(request: Request, caller: Caller, db: Db, params: Annotated[SearchQuery, Query()]) -> SearchResult:
     """Without `scope`: runs in the time range (default 24h; pass `from` for more) mentioning `q`."""
-    if scope is not None:
-        return search_in_run(db, q, _trace_id(scope, "scope"), caller.scope)
-    return search_runs(db, q, time, caller.scope)
+    if params.scope is not None:
+        return search_in_run(db, params.q, params.scope, caller.scope)
+    return search_runs(db, params.q, params.time_range(window(request)), caller.scope)
 
 
 @router.get(paths.FAULTS, response_model=FaultPage, tags=["faults"], summary="Root faults across runs")

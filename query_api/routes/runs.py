@@ -8,22 +8,11 @@ from fastapi import APIRouter, Depends, Query
 
 from query_api import paths
 from query_api.models import EntityRow, Page, PageRow, RunDetail, RunSummary
-from query_api.queries.common import DEFAULT_PAGE, span_id
-from query_api.queries.entities import EntityFilters, list_entities
+from query_api.queries.common import span_id
+from query_api.queries.entities import list_entities
 from query_api.queries.pages import list_pages
 from query_api.queries.runs import RunFilters, get_run, list_runs
-from query_api.routes.deps import (
-    ActionName,
-    Caller,
-    Cursor,
-    Db,
-    Limit,
-    SpanIdPath,
-    Text,
-    enum_value,
-    run_filters,
-    run_id_param,
-)
+from query_api.routes.deps import Caller, Db, EntityQuery, PageQuery, SpanIdPath, run_filters, run_id_param
 
 router = APIRouter(tags=["runs"])
 
@@ -45,10 +34,10 @@ def pages(
     db: Db,
     run_id: Annotated[str, Depends(run_id_param)],
     step_id: SpanIdPath,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_PAGE,
+    params: Annotated[PageQuery, Query()],
 ) -> Page[PageRow]:
-    return list_pages(db, run_id, span_id(step_id, "step_id"), caller.scope, cursor=cursor, limit=limit)
+    sid = span_id(step_id, "step_id")
+    return list_pages(db, run_id, sid, caller.scope, cursor=params.cursor, limit=params.limit)
 
 
 @router.get(paths.RUN_ENTITIES, response_model=Page[EntityRow], summary="Entities (records) of a run")
@@ -56,13 +45,6 @@ def entities(
     caller: Caller,
     db: Db,
     run_id: Annotated[str, Depends(run_id_param)],
-    step: Annotated[str | None, Query(max_length=200, description="Step span id or step name.")] = None,
-    action: Annotated[ActionName | None, Query()] = None,
-    external_id: Text = None,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_PAGE,
+    params: Annotated[EntityQuery, Query()],
 ) -> Page[EntityRow]:
-    f = EntityFilters(
-        step=step, action=enum_value(action), external_id=external_id, cursor=cursor, limit=limit
-    )
-    return list_entities(db, run_id, f, caller.scope)
+    return list_entities(db, run_id, params.to_filters(), caller.scope)
