@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from test_api_support import ADMIN, ApiEnv, api, bearer  # noqa: F401 - session fixture
 
@@ -128,7 +129,7 @@ def test_sql_refuses_anything_but_one_read(api: ApiEnv, sql: str) -> None:  # no
     assert resp.status_code in (400, 422), resp.text
     assert resp.json()["error"]["code"] in (
         "sql_not_read_only",
-        "sql_multiple_statements",
+        "sql_not_allowed",
         "sql_empty",
         "sql_syntax",
         "invalid_parameter",
@@ -136,16 +137,19 @@ def test_sql_refuses_anything_but_one_read(api: ApiEnv, sql: str) -> None:  # no
 
 
 def test_sql_reads_with_limits_and_engine_side_readonly(api: ApiEnv) -> None:  # noqa: F811
-    post = lambda q: api.client.post("/api/v1/sql", json={"query": q}, headers=bearer(ADMIN))  # noqa: E731
+    def post(q: str) -> httpx.Response:
+        resp: httpx.Response = api.client.post("/api/v1/sql", json={"query": q}, headers=bearer(ADMIN))
+        return resp
+
     ok = post(f"SELECT Role, count() AS c FROM {n.TRACES} GROUP BY Role ORDER BY Role;")
     assert ok.status_code == 200
     body = ok.json()
     assert [c["name"] for c in body["columns"]] == ["Role", "c"]
     assert sum(r[1] for r in body["rows"]) == len(api.sent.spans)
-    assert body["stats"]["read_rows"] >= 1
+    assert body["stats"]["elapsed_ms"] > 0
     # literals may contain ';' and keywords
     assert post("SELECT 'a; DROP TABLE x' AS s").json()["rows"] == [["a; DROP TABLE x"]]
-    # the engine refuses what the text check lets through
+    # settings overrides and file/url access are refused (tests/test_api_sql_guard.py has the rest)
     for q in (
         "SELECT 1 SETTINGS readonly = 0",
         "SELECT 1 SETTINGS max_result_rows = 0",
@@ -153,9 +157,10 @@ def test_sql_reads_with_limits_and_engine_side_readonly(api: ApiEnv) -> None:  #
         "SELECT * FROM url('http://127.0.0.1:9/', 'CSV')",
     ):
         resp = post(q)
-        assert resp.status_code == 400 and resp.json()["error"]["code"] == "sql_error", (q, resp.text)
-    big = post("SELECT number FROM system.numbers LIMIT 1000000")
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "sql_not_allowed", (q, resp.text)
+    big = post("SELECT arrayJoin(range(1000000)) AS number")
     assert big.status_code == 200 and big.json()["truncated"] is True and big.json()["row_count"] == 10_000
+    assert big.headers["X-Connlog-Sql-Truncated"] == "rows"
     # the list routes' clients were not touched by the SQL session's settings
     assert api.ok("/api/v1/runs", limit=500)["items"]
 
@@ -168,12 +173,15 @@ def test_chdb_honours_readonly_on_a_locked_session(api: ApiEnv) -> None:  # noqa
             session.command(f"INSERT INTO {n.TRACE_ID_TS} (TraceId) VALUES ('x')")
         with pytest.raises(Exception, match=r"READONLY|readonly"):
             session.command("CREATE TABLE should_not_exist (a Int8) ENGINE = Memory")
-        assert runner.run("SELECT number FROM numbers(100)").row_count == 5
+        runner._idle.put(session)
+        assert runner.run("SELECT arrayJoin(range(100)) AS n").row_count == 5
         # a session that lost its settings (server-side session timeout) is locked again
-        runner._client = connect(api.settings)
-        session.close()
-        assert runner.run("SELECT number FROM numbers(100)").row_count == 5
-        assert str(runner._client.command("SELECT getSetting('readonly')")) == "1"
+        fresh = connect(api.settings)
+        runner._idle.get_nowait().close()
+        runner._idle.put(fresh)
+        assert runner.run("SELECT arrayJoin(range(100)) AS n").row_count == 5
+        assert str(fresh.command("SELECT getSetting('readonly')")) == "1"
+        fresh.close()
     finally:
         runner.close()
     other = connect(api.settings)
@@ -184,19 +192,12 @@ def test_chdb_honours_readonly_on_a_locked_session(api: ApiEnv) -> None:  # noqa
         other.close()
 
 
-def test_check_sql_accepts_reads() -> None:
-    for q in (
-        "SELECT 1",
-        "  with x as (select 1) select * from x ;",
-        "EXPLAIN SELECT 1",
-        "SHOW TABLES",
-        "DESCRIBE TABLE otel_traces",
-        "-- note\nSELECT 1",
-        "/* c */ SELECT 1",
-    ):
-        assert check_sql(q)
-    with pytest.raises(ApiError):
-        check_sql("/* SELECT */ DELETE FROM t WHERE 1")
+def test_check_sql_trims_and_refuses_what_needs_no_parser() -> None:
+    assert check_sql("  select 1 ;  ") == "select 1"
+    assert check_sql("-- note\nSELECT 1") == "-- note\nSELECT 1"
+    for q in ("", "  ;  ", "x" * 100_001):
+        with pytest.raises(ApiError):
+            check_sql(q)
 
 
 def test_error_shape_for_unknown_routes_methods_and_bodies(api: ApiEnv) -> None:  # noqa: F811

@@ -1,27 +1,40 @@
-"""Ad-hoc read-only SQL for admins, on a client whose session is locked down.
+"""Ad-hoc read-only SQL for admins: whitelisted, on locked-down sessions, bounded.
 
-Two layers, because a text check alone is never enough and the engine check alone gives
-poor messages:
-1. `check_sql` refuses anything that is not one SELECT/WITH (or EXPLAIN/SHOW/DESCRIBE)
-   statement, with a 400 naming the problem: writes, DDL, SYSTEM, SET, several statements.
-2. The query runs on a dedicated client whose session has the limits applied with SET and
-   then `readonly = 1` last, so nothing in the query can lift them (a `SETTINGS` clause
-   changing any setting is refused by ClickHouse). Per-call settings are *not* used: the
-   chDB backend applies them to commands with SET and restores them afterwards, and under
-   readonly the restore fails and the setting leaks into the session (found by test).
-The session client is never shared with the other routes.
+Layers, each enough on its own for some attack and together for all known ones:
+1. `SqlGuard` (query_api/sql_guard.py) parses the statement with ClickHouse's own parser on
+   the session that will run it and allows only one SELECT over the connlog tables with
+   functions of allowed families: no files, URLs, network, settings, server state,
+   dictionaries, `system.*` or table functions.
+2. Each session has the limits applied with SET and then `readonly = 1` last, so nothing in
+   the query can lift them (a `SETTINGS` clause is refused by the guard and by ClickHouse).
+   Per-call settings are *not* used: the chDB backend applies them to commands with SET and
+   restores them afterwards, and under readonly the restore fails and the setting leaks
+   into the session (found by test).
+3. The result is streamed block by block and cut at `max_result_rows` / `max_result_bytes`
+   (JSON bytes of the rows kept), then the stream is closed, which stops the query. The
+   engine's own `max_result_bytes` only stops *after* a block, and one block can be any
+   size (`arrayJoin` makes one row into many), so `max_memory_usage` bounds a block, with
+   spilling to disk for large GROUP BY / ORDER BY instead of failing.
+4. `AdhocGate` admits at most `max_concurrent` queries in all and `max_concurrent_per_key`
+   per API key; the rest are refused at once (429 with Retry-After), never queued, so
+   ad-hoc queries cannot hold the worker threads the other routes need.
+The sessions are never shared with the other routes.
 """
 
 from __future__ import annotations
 
-import re
+import json
+import queue
 import threading
-from collections.abc import Callable
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from clickhouse_connect.driver.client import Client
@@ -29,47 +42,83 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from query_api.errors import ApiError, bad_request
 from query_api.models import SqlColumn, SqlResult, SqlStats
+from query_api.sql_guard import FunctionPolicy, SqlGuard, clean_error
 
-READ_KEYWORDS = ("SELECT", "WITH", "EXPLAIN", "SHOW", "DESCRIBE", "DESC", "EXISTS")
-_WORD = re.compile(r"[A-Za-z_]+")
-# Strings, quoted identifiers and comments are blanked before looking at the structure.
-_LITERALS = re.compile(
-    r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`|--[^\n]*|#[^\n]*|/\*.*?\*/", re.S
-)
+MAX_QUERY_CHARS: Final = 100_000
+Truncation = Literal["rows", "bytes"]
 
 
 @dataclass(frozen=True)
 class SqlLimits:
     max_execution_time_s: int = 10
     max_result_rows: int = 10_000
-    max_result_bytes: int = 50_000_000
-    max_memory_usage: int = 2_000_000_000
+    max_result_bytes: int = 50_000_000  # JSON bytes of the returned rows
+    max_memory_usage: int = 400_000_000  # per query; also bounds one result block
+    max_bytes_before_spill: int = 150_000_000  # GROUP BY / ORDER BY go to disk beyond this
+    max_block_size: int = 8192
+    max_concurrent: int = 2  # ad-hoc queries running at once, all keys together
+    max_concurrent_per_key: int = 1
+    retry_after_s: int = 1  # what a refused caller is told to wait
+
+
+class SqlBusy(Exception):
+    """Too many ad-hoc queries running: the caller should retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class AdhocGate:
+    """Non-blocking admission: a global count and a count per key, refused when full."""
+
+    def __init__(self, total: int, per_key: int, retry_after_s: int) -> None:
+        self.total = total
+        self.per_key = per_key
+        self.retry_after_s = retry_after_s
+        self._lock = threading.Lock()
+        self._running: Counter[str] = Counter()
+
+    @contextmanager
+    def admit(self, key: str) -> Iterator[None]:
+        with self._lock:
+            if self._running[key] >= self.per_key:
+                raise SqlBusy(
+                    f"this key already runs {self.per_key} ad-hoc quer{'y' if self.per_key == 1 else 'ies'}; "
+                    "retry when it finishes",
+                    self.retry_after_s,
+                )
+            if sum(self._running.values()) >= self.total:
+                raise SqlBusy(
+                    f"the server already runs {self.total} ad-hoc queries; retry shortly", self.retry_after_s
+                )
+            self._running[key] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running[key] -= 1
+                if self._running[key] <= 0:
+                    del self._running[key]
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return sum(self._running.values())
 
 
 def check_sql(sql: str) -> str:
-    """The statement without a trailing `;`, or a 400 ApiError saying why it is refused."""
+    """The statement without surrounding blanks and a trailing `;`, or a 400 saying why not.
+
+    Only what needs no parsing is checked here; the guard decides what the statement is.
+    """
     text = sql.strip()
+    if len(text) > MAX_QUERY_CHARS:
+        raise bad_request("sql_too_long", f"query is longer than {MAX_QUERY_CHARS} characters", "query")
+    text = text.removesuffix(";").rstrip()
     if not text:
         raise bad_request("sql_empty", "query is empty", "query")
-    if len(text) > 100_000:
-        raise bad_request("sql_too_long", "query is longer than 100000 characters", "query")
-    blanked = _LITERALS.sub(lambda m: " " * len(m.group(0)), text)
-    if "'" in blanked or '"' in blanked or "`" in blanked or "/*" in blanked:
-        raise bad_request("sql_syntax", "unterminated string, identifier or comment", "query")
-    body = blanked.rstrip().rstrip(";").rstrip()
-    if ";" in body:
-        raise bad_request("sql_multiple_statements", "only one statement is allowed", "query")
-    first = _WORD.search(body)
-    keyword = first.group(0).upper() if first else ""
-    if keyword not in READ_KEYWORDS:
-        raise bad_request(
-            "sql_not_read_only",
-            f"only read queries are allowed ({', '.join(READ_KEYWORDS)}); got {keyword or 'no statement'}",
-            "query",
-        )
-    if re.search(r"\bINTO\s+OUTFILE\b", body, re.I):
-        raise bad_request("sql_not_read_only", "INTO OUTFILE is not allowed", "query")
-    return text.rstrip().rstrip(";").rstrip()
+    return text
 
 
 def _json_value(value: Any) -> Any:
@@ -90,25 +139,36 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-class SqlRunner:
-    """Owns the locked-down client; one query at a time (a session is not concurrent)."""
+@dataclass(frozen=True)
+class AdhocOutcome:
+    result: SqlResult
+    truncated_by: Truncation | None
 
-    def __init__(self, factory: Callable[[], Client], limits: SqlLimits | None = None) -> None:
+
+class SqlRunner:
+    """Locked-down sessions (one per concurrent query), the guard and the gate."""
+
+    def __init__(
+        self, factory: Callable[[], Client], limits: SqlLimits | None = None, database: str | None = None
+    ) -> None:
         self._factory = factory
         self.limits = limits or SqlLimits()
-        self._client: Client | None = None
+        self._database = database
+        self._idle: queue.SimpleQueue[Client] = queue.SimpleQueue()
+        self._all: list[Client] = []
         self._lock = threading.Lock()
+        self._guard: SqlGuard | None = None
+        self.gate = AdhocGate(
+            self.limits.max_concurrent, self.limits.max_concurrent_per_key, self.limits.retry_after_s
+        )
 
-    def _session(self) -> Client:
-        """The locked-down client, re-locked if its session lost the settings.
+    def _lock_down(self, client: Client) -> Client:
+        """The session re-locked if it lost its settings.
 
         A ClickHouse server drops an idle HTTP session (and its SETs) after
         `session_timeout`; the next query would then run unrestricted, so the lock is
         verified before every query, not only when the client is created.
         """
-        if self._client is None:
-            self._client = self._factory()
-        client = self._client
         if str(client.command("SELECT getSetting('readonly')")).strip() != "1":
             lim = self.limits
             for name, value in (
@@ -116,50 +176,102 @@ class SqlRunner:
                 ("max_result_rows", lim.max_result_rows),
                 ("max_result_bytes", lim.max_result_bytes),
                 ("result_overflow_mode", "'break'"),
-                ("max_block_size", min(lim.max_result_rows, 65_536)),
+                ("max_block_size", min(lim.max_result_rows, lim.max_block_size)),
                 ("max_memory_usage", lim.max_memory_usage),
+                ("max_bytes_before_external_group_by", lim.max_bytes_before_spill),
+                ("max_bytes_before_external_sort", lim.max_bytes_before_spill),
                 ("readonly", 1),  # last: after this no setting can change
             ):
                 client.command(f"SET {name} = {value}")
         return client
 
-    def run(self, sql: str) -> SqlResult:
+    def _session(self) -> Client:
+        """A locked-down idle session, or a new one (at most `max_concurrent` exist)."""
+        try:
+            client = self._idle.get_nowait()
+        except queue.Empty:
+            client = self._factory()
+            with self._lock:
+                self._all.append(client)
+        return self._lock_down(client)
+
+    def _guard_for(self, client: Client) -> SqlGuard:
+        if self._guard is None:
+            database = self._database or str(client.command("SELECT currentDatabase()")).strip()
+            self._guard = SqlGuard(database, FunctionPolicy.load(client))
+        return self._guard
+
+    def run(self, sql: str, key: str = "") -> SqlResult:
+        return self.execute(sql, key).result
+
+    def execute(self, sql: str, key: str = "") -> AdhocOutcome:
+        """Check, admit and run one statement; `key` names the caller for the per-key limit."""
         statement = check_sql(sql)
-        with self._lock:
+        with self.gate.admit(key):
             client = self._session()
             try:
-                result = client.query(statement)
-            except ClickHouseError as exc:
-                raise ApiError(400, "sql_error", _clean(str(exc)), "query") from exc
-        cap = self.limits.max_result_rows
-        rows = result.result_rows
-        summary = result.summary or {}
-        return SqlResult(
-            columns=[
-                SqlColumn(name=name, type=t.name)
-                for name, t in zip(result.column_names, result.column_types, strict=True)
-            ],
-            rows=[[_json_value(v) for v in row] for row in rows[:cap]],
-            row_count=min(len(rows), cap),
-            truncated=len(rows) >= cap,
-            stats=SqlStats(
-                read_rows=int(summary.get("read_rows", 0)),
-                read_bytes=int(summary.get("read_bytes", 0)),
-                elapsed_ms=round(int(summary.get("elapsed_ns", 0)) / 1e6, 3),
+                self._guard_for(client).check(client, statement)
+                return self._stream(client, statement)
+            finally:
+                self._idle.put(client)
+
+    def _stream(self, client: Client, statement: str) -> AdhocOutcome:
+        lim = self.limits
+        rows: list[list[Any]] = []
+        size = 2  # "[]"
+        truncated_by: Truncation | None = None
+        started = time.perf_counter()
+        try:
+            with client.query_row_block_stream(statement) as stream:
+                source = stream.source
+                columns = [
+                    SqlColumn(name=name, type=t.name)
+                    for name, t in zip(source.column_names, source.column_types, strict=True)
+                ]
+                for block in stream:
+                    for raw in block:
+                        if len(rows) >= lim.max_result_rows:
+                            truncated_by = "rows"
+                            break
+                        row = [_json_value(v) for v in raw]
+                        size += len(json.dumps(row, ensure_ascii=False, default=str).encode()) + 1
+                        if size > lim.max_result_bytes:
+                            truncated_by = "bytes"
+                            break
+                        rows.append(row)
+                    if truncated_by is not None:
+                        break  # leaving the block closes the stream, which stops the query
+                summary = getattr(source, "summary", None) or {}
+        except ClickHouseError as exc:
+            raise ApiError(400, "sql_error", clean_error(str(exc)), "query") from exc
+        if truncated_by is None and len(rows) >= lim.max_result_rows:
+            truncated_by = "rows"  # the engine stopped at its own row cap (overflow mode break)
+        elapsed_ns = int(summary.get("elapsed_ns", 0)) or int((time.perf_counter() - started) * 1e9)
+        return AdhocOutcome(
+            SqlResult(
+                columns=columns,
+                rows=rows,
+                row_count=len(rows),
+                truncated=truncated_by is not None,
+                stats=SqlStats(
+                    read_rows=int(summary.get("read_rows", 0)),
+                    read_bytes=int(summary.get("read_bytes", 0)),
+                    elapsed_ms=round(elapsed_ns / 1e6, 3),
+                ),
             ),
+            truncated_by,
         )
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            clients, self._all = self._all, []
+        for client in clients:
+            client.close()
+        while True:
+            try:
+                self._idle.get_nowait()
+            except queue.Empty:
+                break
 
 
-def _clean(message: str) -> str:
-    """ClickHouse's message without the client's wrapper noise or a version trailer."""
-    text = re.sub(r"\(version [^)]*\)", "", message)
-    text = re.sub(r"\s+", " ", text).strip()
-    m = re.search(r"(Code: \d+\. DB::Exception: .*)", text)
-    text = m.group(1) if m else text
-    return text[:500]
+_clean = clean_error  # the former name, for callers outside this module

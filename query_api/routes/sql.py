@@ -2,33 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from query_api import paths
 from query_api.auth import Principal
-from query_api.errors import ApiError
+from query_api.errors import ApiError, error_body
 from query_api.models import SqlResult
+from query_api.queries.adhoc import MAX_QUERY_CHARS, SqlBusy
 from query_api.routes.deps import admin, state
 
 router = APIRouter(tags=["sql"])
+
+# Set when the result was cut: `rows` (max_result_rows) or `bytes` (max_result_bytes).
+TRUNCATED_HEADER: Final = "X-Connlog-Sql-Truncated"
 
 
 class SqlRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(
-        min_length=1, max_length=100_000, description="One SELECT (or WITH/EXPLAIN/SHOW) statement."
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        description="One SELECT (WITH/UNION of SELECTs) over the connlog tables.",
     )
 
 
-@router.post(paths.SQL, response_model=SqlResult, summary="Ad-hoc read-only SQL (admin)")
-def sql(request: Request, body: SqlRequest, caller: Annotated[Principal, Depends(admin)]) -> SqlResult:
-    """Runs with readonly=1 and row, byte and time limits; writes and DDL are refused (400)."""
+@router.post(
+    paths.SQL,
+    response_model=SqlResult,
+    summary="Ad-hoc read-only SQL (admin)",
+    responses={
+        403: {"description": "not an admin key, or a key scoped to connectors"},
+        429: {"description": "too many ad-hoc queries running; see Retry-After"},
+    },
+)
+def sql(
+    request: Request, response: Response, body: SqlRequest, caller: Annotated[Principal, Depends(admin)]
+) -> SqlResult | JSONResponse:
+    """One whitelisted SELECT with readonly=1 and row, byte, memory, time and concurrency limits."""
     if caller.connectors is not None:
         raise ApiError(
-            403, "forbidden", "connector-scoped keys cannot run SQL (it could read other connectors)"
+            403,
+            "forbidden",
+            "keys scoped to connectors cannot run SQL (a query could read other connectors' rows)",
         )
-    return state(request).sql.run(body.query)
+    try:
+        outcome = state(request).sql.execute(body.query, caller.name)
+    except SqlBusy as busy:
+        return JSONResponse(
+            error_body("too_many_queries", str(busy)),
+            status_code=429,
+            headers={"Retry-After": str(busy.retry_after_s)},
+        )
+    if outcome.truncated_by is not None:
+        response.headers[TRUNCATED_HEADER] = outcome.truncated_by
+    return outcome.result
