@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from connlog import cli_dashboards, cli_query, cli_schema, cli_serve
+from connlog import cli_dashboards, cli_explore, cli_export, cli_query, cli_schema, cli_serve
 
 app = typer.Typer(
     name="connlog",
@@ -18,7 +18,18 @@ app.command()(cli_serve.serve)
 app.command()(cli_serve.collector)
 app.command()(cli_serve.api)
 app.command()(cli_serve.demo)
-for _query in (cli_query.runs, cli_query.run, cli_query.calls, cli_query.search, cli_query.sql):
+for _query in (
+    cli_query.runs,
+    cli_query.run,
+    cli_query.calls,
+    cli_explore.call,
+    cli_explore.logs,
+    cli_explore.entities,
+    cli_explore.faults,
+    cli_query.search,
+    cli_query.sql,
+    cli_export.export,
+):
     app.command()(_query)
 
 

@@ -1,13 +1,21 @@
-"""Turn the CLI's common flags into `Settings`: flags override `CONNLOG_*` variables."""
+"""The CLI's common flags, declared once, and how they become `Settings`.
+
+Flags override `CONNLOG_*` variables. The five target options (`--api-url`, `--token`,
+`--clickhouse-url`, `--data-dir`, `--database`) are read by every query command through
+`connlog.cli_target.query_command`, and the last three also by `serve`/`schema`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 
 from collector.config import ConfigError, Retention, Settings
+
+ENV_API_URL: Final = "CONNLOG_API_URL"
+ENV_API_KEY: Final = "CONNLOG_API_KEY"
 
 ClickHouseUrl = Annotated[
     str | None,
@@ -15,6 +23,16 @@ ClickHouseUrl = Annotated[
 ]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default .connlog)")]
 Database = Annotated[str | None, typer.Option("--database", help="ClickHouse database (default connlog)")]
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url", envvar=ENV_API_URL, help="A running query API; default: open the data directory"
+    ),
+]
+Token = Annotated[str | None, typer.Option("--token", envvar=ENV_API_KEY, help="API key for --api-url")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of an internal error")]
+Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON unchanged")]
+FullIds = Annotated[bool, typer.Option("--full-ids", help="Full run/span ids instead of 8-character ones")]
 
 
 def settings_from(
