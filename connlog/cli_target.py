@@ -251,6 +251,30 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
+CURSOR_SECRET_FILE = "cursor.secret"  # noqa: S105 - a file name
+
+
+def local_cursor_secret(data_dir: Path) -> None:
+    """Sign cursors with a secret kept in the data directory (made once, owner-only), so the
+    `--cursor` a command prints is accepted by the next command, another process; an operator's
+    `CONNLOG_CURSOR_SECRET` still wins."""
+    import os
+    import secrets
+
+    from query_api import cursor
+
+    if os.environ.get(cursor.ENV_CURSOR_SECRET):
+        cursor.configure(None)
+        return
+    path = Path(data_dir) / CURSOR_SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    cursor.configure(path.read_text().strip())
+
+
 @contextmanager
 def open_api(target: Target) -> Iterator[Api]:
     """An `Api` on the target: an HTTP client, or the app in-process on the checked store."""
@@ -271,6 +295,7 @@ def open_api(target: Target) -> Iterator[Api]:
     settings = settings_from(target.clickhouse_url, target.data_dir, target.database)
     check_embedded(settings, target)
     check_schema(settings, target)
+    local_cursor_secret(settings.data_dir)
     app = create_app(settings, auth=AuthConfig(disabled=True), docs=False)
     # Raised, not turned into a 500: the CLI prints the cause itself (and the traceback on --debug).
     with TestClient(app, raise_server_exceptions=True) as client:

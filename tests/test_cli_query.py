@@ -303,3 +303,20 @@ def test_data_dir_owned_by_another_process_suggests_api_url(tmp_path: Path) -> N
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=60)
+
+
+def test_a_printed_cursor_works_in_the_next_process(api: ApiEnv) -> None:  # noqa: F811
+    """On a data directory each command is its own process: the signing secret is kept there."""
+    import json as _json
+
+    from query_api import cursor
+
+    code, out = _dir(api, "runs", "--limit", "2", "--since", "7d", "--json")
+    assert code == 0, out
+    first = _json.loads(out)
+    assert first["next_cursor"]
+    cursor.configure(b"a-fresh-process-has-another-random-secret")
+    code, out = _dir(api, "runs", "--limit", "2", "--since", "7d", "--json", "--cursor", first["next_cursor"])
+    assert code == 0, out
+    second = _json.loads(out)
+    assert {r["run_id"] for r in second["items"]}.isdisjoint({r["run_id"] for r in first["items"]})
