@@ -6,11 +6,14 @@ why this runs as the `BatchTransform` in the request thread, before anything is 
 written. One implementation (`instrumentation.redaction.Redactor`), so the SDK and the
 collector agree on what a secret looks like.
 
-Each attribute goes through the rule its key implies: header attributes by header name,
-bodies by content type, URLs by URL rules, attributes whose own key is sensitive
-(`password`, `api_key`) wholesale, and everything else (span names, status messages,
-exception messages and stack traces, log bodies) as free text. Values that the SDK
-already redacted pass unchanged (the rules are idempotent).
+Each attribute goes through the rule its key implies: header attributes by header name
+and value, bodies by content type, URLs by URL rules (userinfo, query keys, path
+tokens), and every other attribute by `Redactor.attribute` (its own key first:
+`password`, `clientSecret`, `session` holding a token; then its value as free text:
+token shapes, connection strings, `key=value`, SQL passwords). Span names, status
+messages, event attributes (exception messages and stack traces), resource and scope
+attributes and log bodies are covered too. Values that the SDK already redacted pass
+unchanged (the rules are idempotent).
 
 Registered secret *values* cannot be guessed server-side: list them in
 `CONNLOG_REDACT_SECRETS` (comma- or newline-separated) or in a file named by
@@ -46,8 +49,6 @@ _BODY_KEYS: Final = {
     ),
 }
 _HEADER_PREFIXES: Final = (sc.HTTP_REQUEST_HEADER_PREFIX, sc.HTTP_RESPONSE_HEADER_PREFIX)
-# Free text can only hold something the text rules catch if it has one of these.
-_MAYBE_SECRET: Final = re.compile(r"[=:@]|bearer|basic|token", re.IGNORECASE)
 _CACHE_MAX: Final = 50_000
 
 _SPAN_MAPS: Final = ("SpanAttributes", "ResourceAttributes")
@@ -131,9 +132,14 @@ class ServerRedaction:
             return r.url(value)
         if key == sc.URL_QUERY:
             return r.query(value)
-        if r.is_sensitive_key(key) and not value.startswith("[REDACTED"):
-            return sc.redacted("key:" + key.lower()[:64])
-        return self.text(value)
+        if len(value) > 256:
+            return r.attribute(key, value)
+        cache_key = key + "\x00" + value
+        cached = self._text_cache.get(cache_key)
+        if cached is None:
+            cached = r.attribute(key, value)
+            self._remember(cache_key, cached)
+        return cached
 
     def text(self, value: str) -> str:
         if not value:
@@ -141,14 +147,15 @@ class ServerRedaction:
         cached = self._text_cache.get(value)
         if cached is not None:
             return cached
-        out = self.redactor.secrets(value)
-        if _MAYBE_SECRET.search(out):
-            out = self.redactor.text(out)
+        out = self.redactor.text(value)
         if len(value) <= 256:  # short values repeat (names, statuses); long ones rarely do
-            if len(self._text_cache) >= _CACHE_MAX:
-                self._text_cache.clear()
-            self._text_cache[value] = out
+            self._remember(value, out)
         return out
+
+    def _remember(self, key: str, value: str) -> None:
+        if len(self._text_cache) >= _CACHE_MAX:
+            self._text_cache.clear()
+        self._text_cache[key] = value
 
 
 def default_redaction(env: Mapping[str, str] = os.environ) -> ServerRedaction:

@@ -5,8 +5,11 @@ active. The handler does not change any logger's level: records reach it only if
 application's logging configuration lets them through (the root logger defaults to
 WARNING; call `logging.basicConfig(level=logging.INFO)` or set levels to export more).
 
-Messages, exception messages and stack traces go through the redactor; so do string
-`extra=` attributes. Records from OpenTelemetry itself and from `connlog.sdk` are not
+Messages, exception messages and stack traces go through the redactor as free text;
+string `extra=` attributes by their key first (`extra={"password": ...}` is hidden
+whatever its value looks like), then as free text. This is the only redaction log
+records get in the SDK: it runs before the record is queued, so neither the exporter nor
+the spool sees a raw value. Records from OpenTelemetry itself and from `connlog.sdk` are not
 exported, which would loop (the exporter logging its own failure, exported again...).
 """
 
@@ -77,7 +80,7 @@ class ConnlogLogHandler(logging.Handler):
                 if key in _RESERVED or key.startswith("_"):
                     continue
                 if isinstance(value, str):
-                    attrs[key] = redactor.text(value)
+                    attrs[key] = redactor.attribute(key, value)
                 elif isinstance(value, bool | int | float):
                     attrs[key] = value
             if record.exc_info and record.exc_info[1] is not None:

@@ -6,6 +6,10 @@ become failures, and after a failure a circuit breaker drops batches immediately
 counts them) for a growing back-off instead of paying the exporter's timeout again on
 every batch, so `flush()` / `shutdown()` stay bounded while the collector is down.
 
+With a `SpanRedactor` (instrumentation.export_redaction) every span batch is redacted
+first, so neither the exporter nor the spool ever sees a user-set attribute, status or
+exception message in clear.
+
 With a `Spool` (see instrumentation.spool) a batch that cannot be delivered is encoded
 as an OTLP request and kept on disk by `_on_undelivered` instead of being dropped, and a
 successful export wakes the spool's drainer (the collector is back).
@@ -35,6 +39,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from instrumentation.export_redaction import SpanRedactor
 from instrumentation.spool import Spool
 
 _log = logging.getLogger("connlog.sdk")
@@ -151,7 +156,17 @@ class SafeExporter:
 
 
 class SafeSpanExporter(SafeExporter, SpanExporter):
+    """`SafeExporter` for spans; with `redactor`, every batch is redacted before anything else."""
+
+    def __init__(
+        self, inner: Any, stats: SignalStats, *, redactor: SpanRedactor | None = None, **kwargs: Any
+    ):
+        super().__init__(inner, stats, **kwargs)
+        self._redactor = redactor
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._redactor is not None:
+            spans = self._redactor.spans(spans)
         ok = self._export(spans, SpanExportResult.SUCCESS)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 

@@ -7,8 +7,8 @@ import logging
 
 import httpx
 import pytest
-from sdk_helpers import Telemetry, all_text, attrs, server, start_telemetry  # noqa: F401
-from secrets_corpus import CASES, REGISTERED, log_message, request_for
+from sdk_helpers import LocalServer, Telemetry, all_text, attrs, server, start_telemetry  # noqa: F401
+from secrets_corpus import CASES, REGISTERED, SecretCase, log_message, request_for
 
 import instrumentation as cl
 from instrumentation import semconv as sc
@@ -16,7 +16,7 @@ from instrumentation.ratelimit import ratelimit_attributes
 from instrumentation.redaction import RedactionConfig, Redactor
 
 
-def test_corpus_never_reaches_the_exporters(server) -> None:
+def test_corpus_never_reaches_the_exporters(server: LocalServer) -> None:
     t = start_telemetry(secrets=REGISTERED)
     log = logging.getLogger("connector.corpus")
     log.setLevel(logging.INFO)
@@ -33,7 +33,7 @@ def test_corpus_never_reaches_the_exporters(server) -> None:
                     try:
                         with cl.entity(case.id, type="corpus"):
                             if case.via == "header":
-                                raise RuntimeError(f"rejected {case.name}: {case.secret}")
+                                raise RuntimeError(f"rejected {case.name}: {case.value}")
                             if case.via in ("query", "url-userinfo", "registered"):
                                 raise RuntimeError(f"call failed: {method} {url}")
                             log.info("sent %s", case.id)
@@ -56,7 +56,7 @@ def test_corpus_never_reaches_the_exporters(server) -> None:
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.via != "log"], ids=lambda c: c.id)
-def test_each_case_is_redacted_by_the_redactor(case) -> None:
+def test_each_case_is_redacted_by_the_redactor(case: SecretCase) -> None:
     """Names and shapes catch every case except `registered`, which needs `secrets=`."""
     plain = Redactor(RedactionConfig())
     registered = Redactor(RedactionConfig(secrets=tuple(REGISTERED)))
@@ -91,7 +91,7 @@ def test_patterns_extend_and_override() -> None:
     assert only.header("Authorization", "x") == "x"
 
 
-def test_init_redaction_options(server) -> None:
+def test_init_redaction_options(server: LocalServer) -> None:
     t = start_telemetry(redact_headers=[r"^x-tenant$"], redact_keys=[r"^email$"])
     try:
         with cl.run(), httpx.Client() as client:
