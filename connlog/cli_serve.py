@@ -32,15 +32,27 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
-def _api_options(settings: Settings, no_auth: bool) -> dict[str, Any]:
+def _api_options(settings: Settings, no_auth: bool, printer: Any = None) -> dict[str, Any]:
     from query_api.auth import api_options_for_cli
 
-    return api_options_for_cli(settings, no_auth=no_auth, console=console)
+    return api_options_for_cli(settings, no_auth=no_auth, console=printer or console)
+
+
+class _Notes:
+    """Collects what the option builders print, to show it after the viewer's address."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def print(self, *objects: Any) -> None:
+        self.lines.append(" ".join(str(o) for o in objects))
 
 
 def _run(aio: AllInOne) -> None:
     aio.start()
     try:
+        if aio.api is not None:
+            console.print(f"viewer     {aio.api_url}/")
         if aio.collector is not None:
             console.print(f"OTLP/HTTP  {aio.otlp_http_endpoint}   OTLP/gRPC {aio.otlp_grpc_endpoint}")
         if aio.api is not None:
@@ -107,9 +119,11 @@ def demo(
     from connlog.demo.runner import DemoError, run_demo
 
     settings = Settings(data_dir=data_dir)
+    notes = _Notes()
+    options = _api_options(settings, no_auth=False, printer=notes)  # the key is shown after the viewer
     try:
         run_demo(data_dir, Ports(host, otlp_http_port, otlp_grpc_port, api_port), wait=wait, console=console,
-                 api_options=_api_options(settings, no_auth=False))  # fmt: skip
+                 api_options=options, notes=tuple(notes.lines))  # fmt: skip
     except DemoError as exc:
         console.print(f"[red]demo cannot start:[/] {exc}")
         raise typer.Exit(2) from exc

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from connlog.demo.fake_api import BILLING_API_KEY, GOOD_TOKEN
 
@@ -33,6 +36,7 @@ print(json.dumps({"found": found, "spans": rows}))
 """
 
 
+@pytest.mark.timeout(600)  # six connector processes and a dozen CLI calls on a shared machine
 def test_demo_runs_connectors_and_stores_no_secret(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
     env = {**os.environ, "COLUMNS": "200"}
@@ -43,6 +47,11 @@ def test_demo_runs_connectors_and_stores_no_secret(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
+    # The viewer's address comes first, then the demo admin key to sign in with.
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert lines[0].startswith("viewer") and "http://127.0.0.1:" in lines[0], lines[:3]
+    assert "demo admin key" in lines[1], lines[:3]
+    assert "zendesk" in out and "is running" in out
     # The three sample connectors ran and their failures were classified.
     for connector, cause in (("hubspot", "shape_mismatch"), ("netsuite", "auth"), ("chargebee", "timeout")):
         assert any(connector in line and cause in line for line in out.splitlines()), (connector, cause, out)
@@ -69,13 +78,27 @@ def test_demo_runs_connectors_and_stores_no_secret(tmp_path: Path) -> None:
 
     runs = connlog("runs", "--since", "1d")
     assert all(name in runs for name in ("hubspot", "chargebee", "netsuite"))
-    hubspot_run = next(line for line in runs.splitlines() if "hubspot" in line).split("│")[2].strip()
+    hubspot_run = next(line.split()[2] for line in runs.splitlines() if " hubspot " in line)
     tree = connlog("run", hubspot_run)
     assert "step contacts" in tree and "step deals" in tree and "fault [shape_mismatch]" in tree
-    assert "retries 1" in tree  # the page that got a 429 and was sent again
+    assert re.search(r"\b(retries|resends) 1\b", tree), tree  # the page that got a 429 and was sent again
     assert hubspot_run in connlog("search", "c-001")
     assert "rate_limited" in connlog("calls", "--failure-cause", "rate_limited")
-    assert "3" in connlog("sql", "SELECT count() AS runs FROM otel_traces WHERE Role = 'run'")
+
+    # The whole range the viewer shows: a scheduled job's ticks, webhooks received, a run
+    # still running (its process was stopped mid-run), failures of several causes.
+    def count(where: str) -> str:
+        return connlog("sql", f"SELECT concat('n=', toString(count())) AS n FROM otel_traces WHERE {where}")
+
+    assert "n=6" in count("Role = 'run'")  # finished runs: 3 samples + 3 ticks; zendesk never ends
+
+    assert "n=3" in count(
+        "Role = 'run' AND ServiceName = 'pipedrive' AND SpanAttributes['connector.run.trigger'] = 'schedule'"
+    )
+    assert "n=3" in count("Role = 'webhook'")
+    assert "n=1" in count("Role = 'webhook' AND HttpStatus = 401")
+    assert "zendesk" in connlog("runs", "--since", "1d", "--status", "running")
+    assert "pipedrive" in connlog("runs", "--since", "1d", "--status", "ok")
 
 
 def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -144,7 +145,85 @@ def netsuite(target: Target) -> None:
             log.exception("netsuite sync failed")
 
 
-SAMPLE_CONNECTORS = {"hubspot": hubspot, "chargebee": chargebee, "netsuite": netsuite}
+def _organizations(client: httpx.Client) -> None:
+    with cl.step("organizations"), cl.page(number=1):
+        for cid in [c["id"] for c in COMPANIES]:
+            client.get(f"/crm/v3/objects/companies/{cid}").raise_for_status()
+            cl.entity(cid, type="organization", internal_id=f"int-{cid}", action="unchanged")
+
+
+def pipedrive(target: Target) -> None:
+    """A scheduled job that works: several ticks of the same job, each a successful run."""
+    with _client(target) as client:
+        for tick in range(SCHEDULE_TICKS):
+            stamp = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - (SCHEDULE_TICKS - tick) * 900)
+            )
+            with cl.run(sync_type="incremental", trigger="schedule", job_id="pipedrive-every-15min",
+                        job_tick=stamp, schedule="*/15 * * * *"):  # fmt: skip
+                _organizations(client)
+
+
+def webhooks(target: Target) -> None:
+    """Webhooks received: our own ASGI endpoint, instrumented with the SDK's middleware.
+
+    The demo posts three events to it (two accepted, one with a bad signature), through a
+    real HTTP server, so they are stored as incoming calls with redacted headers.
+    """
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from collector.http_thread import ThreadedServer
+
+    async def receive(request: Request) -> Response:
+        event = await request.json()
+        if request.headers.get("x-signature") != "sig-ok":
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        return JSONResponse({"received": event.get("id")})
+
+    app = cl.instrument_asgi(Starlette(routes=[Route("/webhooks/hubspot", receive, methods=["POST"])]))
+    server = ThreadedServer(app, name="demo-webhooks")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=target.timeout * 5) as client:
+            for i, signature in enumerate(("sig-ok", "sig-ok", "forged")):
+                client.post(
+                    "/webhooks/hubspot",
+                    json={"id": f"evt-{i + 1}", "type": "contact.updated", "objectId": f"c-00{i + 1}"},
+                    headers={"X-Signature": signature, "Authorization": f"Bearer {GOOD_TOKEN}"},
+                )
+    finally:
+        server.stop()
+
+
+def zendesk(target: Target) -> None:
+    """A long run: its first step is done and exported, then it keeps going until stopped.
+
+    The demo starts it in the background, so the viewer shows a run *running* while the demo
+    serves; it prints READY once its start and first step are exported.
+    """
+    with _client(target) as client, cl.run(sync_type="full", trigger="manual", job_id="zendesk-backfill"):
+        _organizations(client)
+        handle = cl.active_handle()
+        if handle is not None:
+            handle.flush()
+        print(READY, flush=True)
+        while True:
+            time.sleep(3600)
+
+
+SCHEDULE_TICKS = 3
+READY = "connector ready"
+SAMPLE_CONNECTORS = {
+    "hubspot": hubspot,
+    "chargebee": chargebee,
+    "netsuite": netsuite,
+    "pipedrive": pipedrive,
+    "hubspot-webhooks": webhooks,
+}
+BACKGROUND_CONNECTORS = {"zendesk": zendesk}  # started first, still running while the demo serves
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         secrets=[GOOD_TOKEN, BILLING_API_KEY],
     )
     try:
-        SAMPLE_CONNECTORS[name](Target(api_url=api_url))
+        {**SAMPLE_CONNECTORS, **BACKGROUND_CONNECTORS}[name](Target(api_url=api_url))
     finally:
         handle.shutdown()
     return 0

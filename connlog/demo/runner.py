@@ -26,7 +26,7 @@ from collector.schema import names as n
 from collector.store import connect
 from connlog.allinone import AllInOne, Ports
 from connlog.demo import fake_api
-from connlog.demo.connectors import SAMPLE_CONNECTORS
+from connlog.demo.connectors import BACKGROUND_CONNECTORS, READY, SAMPLE_CONNECTORS
 from instrumentation import semconv as sc
 from query_api import paths
 
@@ -104,6 +104,46 @@ def run_connectors(
     return codes
 
 
+def start_background(
+    api_url: str, otlp_endpoint: str, console: Console, timeout: float = 60.0
+) -> list[subprocess.Popen[str]]:
+    """Start the long-running sample connectors; return once each has exported its first step.
+
+    Their runs stay *running* while the demo serves; `stop_background` ends the processes
+    (killed, as a crashed worker would be: the run never gets an end).
+    """
+    procs: list[subprocess.Popen[str]] = []
+    for name in BACKGROUND_CONNECTORS:
+        proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "connlog.demo.connectors", name, api_url, otlp_endpoint],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        procs.append(proc)
+        guard = threading.Timer(timeout, proc.kill)  # a stuck start cannot hang the demo
+        guard.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if READY in line:
+                    break
+        finally:
+            guard.cancel()
+        if proc.poll() is not None:
+            console.print(f"[red]background connector {name} stopped early ({proc.returncode})[/]")
+        else:
+            console.print(f"connector [bold]{name}[/] is running (a long run you can watch in the viewer)")
+    return procs
+
+
+def stop_background(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def show_examples(settings: Settings, console: Console) -> dict[str, list[tuple[Any, ...]]]:
     """Run the example SQL and print each query with its answer."""
     answers: dict[str, list[tuple[Any, ...]]] = {}
@@ -131,7 +171,9 @@ def run_demo(
     console: Console | None = None,
     stop_event: threading.Event | None = None,
     api_options: dict[str, Any] | None = None,
+    notes: tuple[str, ...] = (),
 ) -> DemoResult:
+    """Run the demo; `notes` (e.g. the demo admin key) are printed right after the viewer's address."""
     console = console or Console()
     settings = Settings(data_dir=fresh_data_dir(data_dir))
     aio = AllInOne(settings, ports, api_options=api_options)
@@ -141,16 +183,22 @@ def run_demo(
         raise DemoError(
             f"cannot listen on {ports}: {exc}; choose other ports with --otlp-http-port etc."
         ) from exc
+    console.print(f"[bold]viewer         {aio.api_url}/[/]   (open it in a browser)")
+    for note in notes:
+        console.print(note)
     fake = ThreadedServer(fake_api.create_app(), host=ports.host, port=0, name="fake-api")
     fake.start()
+    background: list[subprocess.Popen[str]] = []
     try:
         console.print(f"[bold]connlog demo[/]: data in {data_dir}, fake third-party API at {fake.url}")
+        background = start_background(fake.url, aio.otlp_http_endpoint, console)
         codes = run_connectors(fake.url, aio.otlp_http_endpoint, console)
         aio.flush()
         answers = show_examples(settings, console)
         result = DemoResult(data_dir, aio.otlp_http_endpoint, aio.api_url, codes, answers)
         console.print(
             f"\n[bold]Where to look[/]\n"
+            f"  viewer         {aio.api_url}/   (runs, drill-down, call detail, search)\n"
             f"  query API      {aio.api_url}{paths.DOCS}   (runs: {aio.api_url}{paths.api(paths.RUNS)})\n"
             f"  OTLP/HTTP      {aio.otlp_http_endpoint}   OTLP/gRPC {aio.otlp_grpc_endpoint}\n"
             f'  SQL            connlog sql "SELECT ..." --data-dir {data_dir}  (after stopping the demo)\n'
@@ -165,5 +213,6 @@ def run_demo(
                 console.print("stopping")
         return result
     finally:
+        stop_background(background)
         fake.stop()
         aio.stop()

@@ -1,0 +1,149 @@
+"""Viewer screens vs the JSON routes they wrap: server time side by side, and page bytes.
+
+Each screen calls the same query functions as a JSON route; this measures what the HTML
+costs on top (more queries on some screens, template rendering, compression). Screen and
+route are timed alternately on the same samples (runs, steps, calls, records picked from
+the dataset), in one process, through the ASGI app (no network), auth off.
+
+    python -m bench.viewer [--spans 200000] [--samples 10] [--smoke]
+
+Reports p50/p95 of each, the p95 ratio, and the page size sent (gzip, as browsers ask)
+and uncompressed. The dataset is built through the real collector by `bench.chdata` and
+cached under bench/data/viewer (its own chDB directory, so it can run beside other areas).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import chdata
+from bench.common import DATA_DIR, median, pct, ratio, table, write_results
+from bench.queries import Samples, _iso, pick_samples
+
+Pair = tuple[str, dict[str, Any] | None, str, dict[str, Any] | None]
+
+
+@dataclass
+class Side:
+    ms: list[float] = field(default_factory=list)
+    sent: list[int] = field(default_factory=list)
+    raw: list[int] = field(default_factory=list)
+    statuses: set[int] = field(default_factory=set)
+
+
+def pairs(s: Samples) -> dict[str, list[Pair]]:
+    """(viewer path, params, JSON path, params) per screen, one per sample."""
+    day = {"from": _iso(s.window[0]), "to": _iso(s.window[1])}
+    month = {"from": _iso(s.month[0]), "to": _iso(s.month[1])}
+    v1 = "/api/v1"
+    return {
+        "runs list (24h)": [("/", day, f"{v1}/runs", day)],
+        "runs list fragment (24h)": [("/fragments/runs", day, f"{v1}/runs", day)],
+        "run": [(f"/runs/{r}", None, f"{v1}/runs/{r}", None) for r in s.runs],
+        "step: pages": [
+            (f"/runs/{r}/steps/{st}", None, f"{v1}/runs/{r}/steps/{st}/pages", None) for r, st in s.steps
+        ],
+        "call detail": [(f"/calls/{c}", {"run": r}, f"{v1}/calls/{c}", {"run": r}) for r, c in s.calls],
+        "trace waterfall": [(f"/runs/{r}/trace", None, f"{v1}/traces/{r}", None) for r in s.runs],
+        "calls list (24h)": [("/calls", day, f"{v1}/calls", day)],
+        "faults (30d)": [("/faults", month, f"{v1}/faults", month)],
+        "logs (24h, error+)": [("/logs", {**day, "severity": "3"}, f"{v1}/logs", {**day, "severity": "3"})],
+        "search record (30d)": [
+            ("/search", {**month, "q": q}, f"{v1}/search", {**month, "q": q}) for q in s.records
+        ],
+    }
+
+
+def _time(http: Any, path: str, params: dict[str, Any] | None, side: Side) -> None:
+    t0 = time.perf_counter()
+    resp = http.get(path, params=params, headers={"Accept-Encoding": "gzip"})
+    body = resp.content
+    side.ms.append((time.perf_counter() - t0) * 1000)
+    side.statuses.add(resp.status_code)
+    side.raw.append(len(body))
+    side.sent.append(int(resp.headers.get("content-length", len(body))))
+
+
+def run(spans: int, samples: int, reps: int, smoke: bool) -> dict[str, Any]:
+    from fastapi.testclient import TestClient
+
+    from query_api.app import create_app
+    from query_api.auth import AuthConfig
+
+    data_dir = DATA_DIR / ("viewer-smoke" if smoke else "viewer")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    built = chdata.build_ingest(data_dir, "viewer", 4_000 if smoke else spans, smoke=smoke)
+    plain = chdata.client_for(data_dir, "viewer")
+    s = pick_samples(plain, built.end_ns, samples)
+    plain.close()
+    app = create_app(
+        chdata.settings_for(data_dir, "viewer"),
+        client_factory=lambda: chdata.client_for(data_dir, "viewer"),
+        auth=AuthConfig(disabled=True),
+    )
+    rows: list[list[Any]] = []
+    results: list[dict[str, Any]] = []
+    with TestClient(app) as http:
+        for name, reqs in pairs(s).items():
+            if not reqs:
+                continue
+            screen, api = Side(), Side()
+            _time(http, *reqs[0][:2], Side())  # warm-up: templates compiled, caches filled
+            for i in range(max(reps, len(reqs))):
+                vpath, vparams, jpath, jparams = reqs[i % len(reqs)]
+                _time(http, vpath, vparams, screen)
+                _time(http, jpath, jparams, api)
+            r95 = ratio(pct(screen.ms, 95), pct(api.ms, 95))
+            rows.append(
+                [
+                    name,
+                    median(screen.ms),
+                    pct(screen.ms, 95),
+                    median(api.ms),
+                    pct(api.ms, 95),
+                    r95,
+                    round(max(screen.sent) / 1024, 1),
+                    round(max(screen.raw) / 1024, 1),
+                    ",".join(map(str, sorted(screen.statuses | api.statuses))),
+                ]
+            )
+            results.append(
+                {
+                    "screen": name,
+                    "screen_p50_ms": median(screen.ms),
+                    "screen_p95_ms": pct(screen.ms, 95),
+                    "json_p50_ms": median(api.ms),
+                    "json_p95_ms": pct(api.ms, 95),
+                    "ratio_p95": r95,
+                    "page_kb_sent_max": rows[-1][6],
+                    "page_kb_raw_max": rows[-1][7],
+                    "statuses": sorted(screen.statuses | api.statuses),
+                    "n": len(screen.ms),
+                }
+            )
+    table(
+        f"viewer screens vs JSON routes, {built.spans:,} spans ({built.method})",
+        ["screen", "p50 ms", "p95 ms", "JSON p50", "JSON p95", "ratio p95", "KB sent", "KB raw", "status"],
+        rows,
+    )
+    payload = {"spans": built.spans, "samples": samples, "reps": reps, "results": results}
+    write_results("viewer", payload, smoke=smoke)
+    return payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--spans", type=int, default=200_000, help="dataset size (default 200k: a few minutes)")
+    ap.add_argument("--samples", type=int, default=10, help="runs/steps/calls/records sampled")
+    ap.add_argument("--reps", type=int, default=20, help="timings per screen (cycling over the samples)")
+    ap.add_argument("--smoke", action="store_true", help="4k spans, a quick check that it runs")
+    args = ap.parse_args(argv)
+    run(args.spans, args.samples, args.reps, args.smoke)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
