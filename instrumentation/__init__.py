@@ -17,10 +17,20 @@ the collector. See `docs/semconv.md` for every attribute written.
 from instrumentation._init import ExportStats, Handle, Settings, active_handle, init
 from instrumentation.asgi import ConnlogASGIMiddleware, instrument_asgi
 from instrumentation.causes import cause_for_exception, cause_for_status
-from instrumentation.model import count, current_span, entity, page, run, step, wrap
+from instrumentation.model import count, current_span, entity, operation, page, run, step, wrap
 from instrumentation.redaction import RedactionConfig, Redactor
 from instrumentation.safe_export import SignalStats
-from instrumentation.semconv import Counter, EntityAction, FailureCause, Role, RunStatus, SyncType, Trigger
+from instrumentation.semconv import (
+    Counter,
+    EntityAction,
+    FailureCause,
+    OperationStatus,
+    Role,
+    RunKind,
+    RunStatus,
+    SyncType,
+    Trigger,
+)
 
 __all__ = [
     "ConnlogASGIMiddleware",
@@ -29,9 +39,11 @@ __all__ = [
     "ExportStats",
     "FailureCause",
     "Handle",
+    "OperationStatus",
     "RedactionConfig",
     "Redactor",
     "Role",
+    "RunKind",
     "RunStatus",
     "Settings",
     "SignalStats",
@@ -45,6 +57,7 @@ __all__ = [
     "entity",
     "init",
     "instrument_asgi",
+    "operation",
     "page",
     "run",
     "step",

@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import NoOpTracer, Tracer
 
+from instrumentation.export_redaction import SpanRedactor
 from instrumentation.redaction import RedactionConfig, Redactor
 from instrumentation.safe_export import (
     CountingLogProcessor,
@@ -73,6 +74,8 @@ SDK_VERSION = "0.1.0"
 # taken as a hard bound: then a full queue drops (counted) without waiting.
 DEFAULT_QUEUE_SIZE = 16_384
 QUEUE_FULL_WAIT_S = 2.0
+# The viewer's root address (the query API's root); a run's page is `<viewer>/runs/<run_id>`.
+VIEWER_URL_ENV = "CONNLOG_VIEWER_URL"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class Settings:
     disabled: bool
     spool_dir: Path | None = None  # None: no spool (undelivered batches are dropped, counted)
     spool_max_bytes: int = DEFAULT_MAX_BYTES
+    viewer_url: str | None = None  # init(viewer_url=...) or CONNLOG_VIEWER_URL
+    capture_stdio: bool = False  # stdout/stderr as logs (instrumentation.stdio)
 
 
 @dataclass
@@ -160,7 +165,13 @@ class Handle:
         self.tracer_provider.add_span_processor(
             CountingSpanProcessor(
                 BatchSpanProcessor(
-                    SafeSpanExporter(span_exp, self._stats.spans, spool=self.spool, on_delivered=wake),
+                    SafeSpanExporter(
+                        span_exp,
+                        self._stats.spans,
+                        spool=self.spool,
+                        on_delivered=wake,
+                        redactor=SpanRedactor(self.redactor),
+                    ),
                     max_queue_size=queue,
                 ),
                 self._stats.spans,
@@ -230,6 +241,10 @@ class Handle:
         """Flush and stop exporting; log a WARNING if anything was dropped. Idempotent, never raises."""
         if self._closed:
             return
+        if self.settings.capture_stdio:
+            from instrumentation import stdio
+
+            stdio.flush()
         self.flush(timeout_millis)
         self._closed = True
         for provider in (self.tracer_provider, self.logger_provider):
@@ -371,6 +386,8 @@ def init(
     log_exporter: LogRecordExporter | None = None,
     spool_dir: str | os.PathLike[str] | None = None,
     spool_max_bytes: int | None = None,
+    viewer_url: str | None = None,
+    capture_stdio: bool = False,
 ) -> Handle:
     """Configure connlog for this process and return its `Handle`.
 
@@ -385,6 +402,10 @@ def init(
     collector did not take are kept there (up to `spool_max_bytes`, default 256 MiB) and
     sent when it answers again or on the next start. `CONNLOG_SPOOL_DIR=<base>` does the
     same with `<base>/<connector>`; `CONNLOG_SPOOL_MAX_BYTES` sets the cap.
+
+    `viewer_url` (else `CONNLOG_VIEWER_URL`) is the viewer's root, so `run().viewer_url`
+    can say where a run's page is. `capture_stdio=True` also exports the process's
+    stdout and stderr lines as logs (instrumentation.stdio).
 
     Raises only for programming errors at configuration time (an unknown protocol, the
     gRPC extra missing); everything after `init()` returns never raises.
@@ -420,6 +441,11 @@ def init(
         max_bytes = spool_max_bytes or int(env.get("CONNLOG_SPOOL_MAX_BYTES") or DEFAULT_MAX_BYTES)
         directory = Path(spool_dir) if spool_dir is not None else default_spool_dir(settings.connector)
         settings = replace(settings, spool_dir=directory, spool_max_bytes=max_bytes)
+    settings = replace(
+        settings,
+        viewer_url=(viewer_url or env.get(VIEWER_URL_ENV) or "").strip() or None,
+        capture_stdio=capture_stdio,
+    )
     with _init_lock:
         current = _active
         if (
@@ -435,9 +461,13 @@ def init(
             current.shutdown()
         handle = Handle(settings, span_exporter, log_exporter)
         _active = handle
-        from instrumentation import httpx_capture, logging_bridge
+        from instrumentation import aiohttp_capture, httpx_capture, logging_bridge, stdio, urllib3_capture
 
         httpx_capture.install()
+        urllib3_capture.install()  # requests sits on urllib3: recorded there, once
+        aiohttp_capture.install()
+        if settings.capture_stdio:
+            stdio.install()
         if settings.capture_logs:
             logging_bridge.install()
         if not _atexit_registered:

@@ -37,10 +37,12 @@ class Node:
         "errors",
         "first_cause",
         "last_http",
+        "last_outcome",
         "parent",
         "rate_limited",
         "role",
         "span",
+        "step_name",
     )
 
     def __init__(self, span: Span, role: Role, parent: Node | None) -> None:
@@ -52,6 +54,11 @@ class Node:
         self.rate_limited = False
         # (redacted url, status) of the latest HTTP response under this node.
         self.last_http: tuple[str, int] | None = None
+        # (redacted url, status or None, cause or None) of the latest call under this node,
+        # failed or not: the scope evidence of `causes` (rule 2) when its cause is set.
+        self.last_outcome: tuple[str, int | None, str | None] | None = None
+        # The `connector.step.name` of the innermost step at or above this node.
+        self.step_name: str | None = parent.step_name if parent is not None else None
         # Cause of the first failure recorded at or under this node: a run that ends with a
         # non-zero exit code after handling a failed step reports that cause, not `error`.
         self.first_cause: str | None = None
@@ -83,12 +90,27 @@ class Node:
                 if node.first_cause is None:
                     node.first_cause = cause
 
-    def note_http(self, url: str, status: int) -> None:
-        """Remember the latest response, and flag a 429 up the chain."""
+    def note_http(self, url: str, status: int, cause: str | None = None) -> None:
+        """Remember the latest response (and its cause when it failed); flag a 429 up the chain."""
+        outcome = (url, status, cause)
         for node in self.chain():
             node.last_http = (url, status)
+            node.last_outcome = outcome
             if status == 429:
                 node.rate_limited = True
+
+    def note_failed_call(self, url: str, cause: str) -> None:
+        """Remember a call that got no response (timeout, connection refused) up the chain."""
+        outcome = (url, None, cause)
+        for node in self.chain():
+            node.last_outcome = outcome
+
+    def failed_call(self) -> tuple[str, int | None, str] | None:
+        """The latest call under this node if it failed, else None (a later success clears it)."""
+        outcome = self.last_outcome
+        if outcome is None or outcome[2] is None:
+            return None
+        return outcome[0], outcome[1], outcome[2]
 
     def write_totals(self) -> None:
         """Set the roll-up attributes on this node's span (call right before it ends)."""

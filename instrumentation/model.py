@@ -30,7 +30,7 @@ import time
 import traceback
 import weakref
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -39,11 +39,12 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from instrumentation._init import Handle, active_handle
-from instrumentation.causes import cause_for_exception, fault_of
+from instrumentation.causes import cause_for_exception, cause_for_status, evidence_of
 from instrumentation.counters import Node, current_node, nearest_aggregating
 from instrumentation.semconv import (
     ACTION_COUNTER,
     CONNECTOR_TENANT,
+    ENDUSER_ID,
     ENTITY_ACTION,
     ENTITY_EXTERNAL_ID,
     ENTITY_INTERNAL_ID,
@@ -56,12 +57,18 @@ from instrumentation.semconv import (
     FAILURE_CAUSE,
     FAULT_STATUS_CODE,
     FAULT_URL,
+    OPERATION_OWNER,
+    OPERATION_QUEUED_AT,
+    OPERATION_STATUS,
+    OPERATION_TARGET,
     PAGE_CURSOR,
     PAGE_NUMBER,
     ROLE,
     RUN_EXIT_CODE,
     RUN_JOB_ID,
     RUN_JOB_TICK,
+    RUN_KIND,
+    RUN_SCHEDULE,
     RUN_STATUS,
     RUN_SYNC_TYPE,
     RUN_TRIGGER,
@@ -74,7 +81,9 @@ from instrumentation.semconv import (
     Counter,
     EntityAction,
     FailureCause,
+    OperationStatus,
     Role,
+    RunKind,
     RunStatus,
 )
 
@@ -116,6 +125,27 @@ def _after_success(node: Node | None) -> bool:
     return False
 
 
+def _resolve(
+    handle: Handle | None, node: Node | None, exc: BaseException
+) -> tuple[FailureCause, tuple[str | None, int | None]]:
+    """(cause, (redacted url, status) of the failing call) by the evidence rule of `causes`."""
+    redactor = handle.redactor if handle is not None else None
+    status, raw_url = evidence_of(exc)
+    url = redactor.url(raw_url) if raw_url and redactor is not None else raw_url
+    failed = node.failed_call() if node is not None else None
+    by_status = cause_for_status(status) if status is not None else None
+    if by_status is not None:  # 1. the exception's own HTTP status
+        if url is None and failed is not None and failed[1] == status:
+            url = failed[0]
+        return by_status, (url, status)
+    if failed is not None:  # 2. the last call inside the scope failed
+        return FailureCause(failed[2]), (url or failed[0], failed[1])
+    cause = cause_for_exception(exc, after_success=_after_success(node))  # 3. the type
+    if url is None and cause is FailureCause.SHAPE_MISMATCH and node is not None and node.last_http:
+        return cause, node.last_http
+    return cause, (url, None)
+
+
 def record_failure(handle: Handle | None, node: Node | None, span: Span, exc: BaseException) -> FailureCause:
     """Mark `span` failed by `exc`; the first scope to see `exc` records the root fault event."""
     cause: FailureCause | None = getattr(exc, "__connlog_cause__", None)
@@ -123,12 +153,7 @@ def record_failure(handle: Handle | None, node: Node | None, span: Span, exc: Ba
     first = cause is None
     redactor = handle.redactor if handle is not None else None
     if cause is None:
-        cause = cause_for_exception(exc, after_success=_after_success(node))
-        raw_url, status = fault_of(exc)
-        url = redactor.url(raw_url) if raw_url and redactor else raw_url
-        if url is None and cause is FailureCause.SHAPE_MISMATCH and node is not None and node.last_http:
-            url, status = node.last_http
-        fault = (url, status)
+        cause, fault = _resolve(handle, node, exc)
         try:
             exc.__connlog_cause__ = cause  # type: ignore[attr-defined]
             exc.__connlog_fault__ = fault  # type: ignore[attr-defined]
@@ -214,6 +239,9 @@ class _Scope(_AsyncWith):
     def _on_started(self) -> None:
         pass
 
+    def _start_time(self) -> int:
+        return time.time_ns()
+
     def _on_ending(self, exc: BaseException | None) -> None:
         pass
 
@@ -225,7 +253,10 @@ class _Scope(_AsyncWith):
             parent = current_node.get()
             attrs = self._attributes(handle)
             attrs[ROLE] = self.role.value
-            self._start_ns = time.time_ns()
+            if self.role is not Role.RUN and STEP_NAME not in attrs and parent is not None:
+                if parent.step_name is not None:
+                    attrs[STEP_NAME] = parent.step_name
+            self._start_ns = self._start_time()
             span = tracer.start_span(
                 self.span_name,
                 context=self._parent_context(),
@@ -235,6 +266,8 @@ class _Scope(_AsyncWith):
             )
             self._span = span
             self._node = Node(span, self.role, parent)
+            if self.role is Role.STEP and isinstance(attrs.get(STEP_NAME), str):
+                self._node.step_name = attrs[STEP_NAME]
             self._tokens = (
                 otel_context.attach(trace.set_span_in_context(span)),
                 current_node.set(self._node),
@@ -333,10 +366,40 @@ class run(_Scope):
         job_tick: str | datetime | None = None,
         *,
         tenant: str | None = None,
+        schedule: str | timedelta | float | None = None,
+        user: str | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(sync_type, trigger, job_id, job_tick, tenant=tenant, attributes=attributes)
+        super().__init__(
+            sync_type,
+            trigger,
+            job_id,
+            job_tick,
+            tenant=tenant,
+            schedule=schedule,
+            user=user,
+            attributes=attributes,
+        )
         self._exit_code: int | None = None
+
+    def _kind_attributes(self, handle: Handle | None) -> dict[str, Any]:
+        return {RUN_KIND: RunKind.SYNC.value}
+
+    @property
+    def run_id(self) -> str | None:
+        """The run's id: its trace id as 32 hex digits (None before `init()` or outside `with`)."""
+        ctx = self._span.get_span_context()
+        return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+    @property
+    def viewer_url(self) -> str | None:
+        """`<viewer>/runs/<run_id>` when a viewer address is configured (`init(viewer_url=...)`
+        or `CONNLOG_VIEWER_URL`), else None."""
+        run_id = self.run_id
+        base = self._handle.settings.viewer_url if self._handle is not None else None
+        if run_id is None or not base:
+            return None
+        return base.rstrip("/") + VIEWER_RUN_PATH.format(run_id=run_id)
 
     def _attributes(self, handle: Handle | None) -> dict[str, Any]:
         sync_type, trigger, job_id, job_tick = self._args
@@ -348,9 +411,12 @@ class run(_Scope):
             (RUN_JOB_ID, job_id),
             (RUN_JOB_TICK, job_tick),
             (CONNECTOR_TENANT, tenant),
+            (RUN_SCHEDULE, schedule_text(self._kwargs.get("schedule"))),
+            (ENDUSER_ID, self._kwargs.get("user")),
         ):
             if value is not None:
                 attrs[key] = _clean(handle, value)
+        attrs.update(self._kind_attributes(handle))
         for key, value in (self._kwargs.get("attributes") or {}).items():
             attrs[key] = _clean(handle, value) if isinstance(value, str) else value
         return attrs
@@ -394,6 +460,7 @@ class run(_Scope):
         attrs = self._attributes(handle)
         attrs[ROLE] = Role.RUN_START.value
         attrs[RUN_STATUS] = RunStatus.RUNNING.value
+        attrs.update(self._marker_attributes())
         marker = handle.tracer.start_span(
             SPAN_RUN_START,
             context=trace.set_span_in_context(self._span),
@@ -402,6 +469,9 @@ class run(_Scope):
         )
         marker.end(end_time=self._start_ns)
         handle.flush_soon()
+
+    def _marker_attributes(self) -> dict[str, Any]:
+        return {}
 
     def set_exit_code(self, code: int) -> None:
         """The process exit code to report; non-zero marks the run as failed."""
@@ -429,6 +499,70 @@ class run(_Scope):
         span.set_attribute(RUN_STATUS, (RunStatus.ERROR if failed else RunStatus.OK).value)
         if not failed:
             span.set_status(Status(StatusCode.OK))
+
+
+class operation(run):
+    """An asynchronous operation (build, deploy, sync to an environment) recorded as a run
+    of another kind: `connector.run.kind` = `kind`, an owner, a target, and a status that is
+    `running` on the start marker and `done` / `failed` on the run span.
+
+    `queued_at` (when the operation was requested) starts the span there, so the pending
+    interval shows on the timeline; without it the operation starts when entered.
+    """
+
+    def __init__(
+        self,
+        kind: RunKind | str,
+        *,
+        owner: str | None = None,
+        target: str | None = None,
+        queued_at: datetime | None = None,
+        tenant: str | None = None,
+        user: str | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(tenant=tenant, user=user, attributes=attributes)
+        self._operation: dict[str, Any] = {
+            "kind": kind,
+            "owner": owner,
+            "target": target,
+            "queued_at": queued_at,
+        }
+
+    def _fresh(self) -> operation:
+        kwargs = {k: v for k, v in self._kwargs.items() if k in ("tenant", "user", "attributes")}
+        return operation(**self._operation, **kwargs)
+
+    def _kind_attributes(self, handle: Handle | None) -> dict[str, Any]:
+        op = self._operation
+        attrs: dict[str, Any] = {RUN_KIND: _clean(handle, op["kind"])}
+        for key, value in (
+            (OPERATION_OWNER, op["owner"]),
+            (OPERATION_TARGET, op["target"]),
+            (OPERATION_QUEUED_AT, op["queued_at"]),
+        ):
+            if value is not None:
+                attrs[key] = _clean(handle, value)
+        return attrs
+
+    def _start_time(self) -> int:
+        queued: datetime | None = self._operation["queued_at"]
+        if queued is not None:
+            try:
+                return min(int(queued.timestamp() * 1e9), time.time_ns())
+            except Exception:
+                pass
+        return time.time_ns()
+
+    def _marker_attributes(self) -> dict[str, Any]:
+        return {OPERATION_STATUS: OperationStatus.RUNNING.value}
+
+    def _on_ending(self, exc: BaseException | None) -> None:
+        super()._on_ending(exc)
+        failed = exc is not None and not (isinstance(exc, SystemExit) and exc.code in (0, None))
+        failed = failed or (self._exit_code not in (None, 0))
+        status = OperationStatus.FAILED if failed else OperationStatus.DONE
+        self._span.set_attribute(OPERATION_STATUS, status.value)
 
 
 class step(_Scope):
@@ -497,6 +631,7 @@ class entity(_AsyncWith):
     __slots__ = (
         "__weakref__",
         "_action",
+        "_cause",
         "_done",
         "_external_id",
         "_handle",
@@ -509,6 +644,7 @@ class entity(_AsyncWith):
         "_start_ns",
         "_tokens",
         "_type",
+        "_user",
     )
 
     def __init__(
@@ -518,6 +654,8 @@ class entity(_AsyncWith):
         internal_id: str | int | None = None,
         action: EntityAction | str | None = None,
         reason: str | None = None,
+        *,
+        user: str | None = None,
     ) -> None:
         self._done = True  # until fully constructed: makes __del__ a no-op on failure
         self._handle: Handle | None = None
@@ -529,6 +667,8 @@ class entity(_AsyncWith):
         self._internal_id = internal_id
         self._action = action
         self._reason = reason
+        self._cause: FailureCause | str | None = None
+        self._user = user
         self._start_ns = time.time_ns()
         handle, _tracer = _handle_and_tracer()
         self._handle = handle
@@ -566,14 +706,31 @@ class entity(_AsyncWith):
         if external_id is not None:
             self._external_id = external_id
 
+    def fail(self, reason: str, *, cause: FailureCause | str = FailureCause.ERROR) -> None:
+        """Mark this entity failed without raising: action `fail`, the reason and the cause
+        (e.g. `ent.fail("missing email", cause="shape_mismatch")`); counted as failed."""
+        self._action = EntityAction.FAIL
+        self._reason = reason
+        self._cause = cause
+
+    def skip(self, reason: str) -> None:
+        """Mark this entity skipped with a reason; counted as skipped."""
+        self._action = EntityAction.SKIP
+        self._reason = reason
+        self._cause = None
+
     def _start(self) -> None:
         handle = self._handle
         assert handle is not None
+        attrs: dict[str, Any] = {ROLE: Role.ENTITY.value}
+        parent = self._parent_node
+        if parent is not None and parent.step_name is not None:
+            attrs[STEP_NAME] = parent.step_name
         self._span = handle.tracer.start_span(
             SPAN_ENTITY,
             context=self._parent_ctx,
             kind=SpanKind.INTERNAL,
-            attributes={ROLE: Role.ENTITY.value},
+            attributes=attrs,
             start_time=self._start_ns,
         )
         self._node = Node(self._span, Role.ENTITY, self._parent_node)
@@ -604,11 +761,10 @@ class entity(_AsyncWith):
     ) -> None:
         try:
             if exc is not None and self._node is not None:
-                if self._action is None:
-                    self._action = EntityAction.FAIL
-                if self._reason is None:
-                    self._reason = f"{type(exc).__name__}: {exc}"
-                record_failure(self._handle, self._node, self._span, exc)
+                # Whatever action was preset, an escaping exception means the record failed.
+                self._action = EntityAction.FAIL
+                self._reason = f"{type(exc).__name__}: {exc}"
+                self._cause = record_failure(self._handle, self._node, self._span, exc)
             self._end()
         except Exception:
             _swallow(self._handle, "entity exit")
@@ -659,8 +815,15 @@ class entity(_AsyncWith):
         if self._reason is not None:
             reason = str(self._reason)
             attrs[ENTITY_REASON] = handle.redactor.text(reason)[:4096] if handle is not None else reason
+        if self._user is not None:
+            attrs[ENDUSER_ID] = _clean(handle, self._user)
+        cause = _cause_value(self._cause) if action is EntityAction.FAIL else None
+        if cause is not None:
+            attrs[FAILURE_CAUSE] = cause
         span.set_attributes(attrs)
         parent = self._parent_node
+        if parent is not None and cause is not None:
+            parent.note_cause(cause)
         if parent is not None:
             parent.add(Counter.FETCHED)
             if action is not None:
@@ -682,6 +845,29 @@ class entity(_AsyncWith):
 
 
 # ---------------------------------------------------------------------- helpers
+VIEWER_RUN_PATH = "/runs/{run_id}"  # a run's page under the viewer's root
+
+
+def _cause_value(cause: FailureCause | str | None) -> str | None:
+    if cause is None:
+        return None
+    try:
+        return FailureCause(cause).value
+    except ValueError:
+        return FailureCause.ERROR.value
+
+
+def schedule_text(schedule: str | timedelta | float | None) -> str | None:
+    """`connector.run.schedule`: cron text as given, an interval as `every <n>s`."""
+    if schedule is None:
+        return None
+    if isinstance(schedule, timedelta):
+        schedule = schedule.total_seconds()
+    if isinstance(schedule, int | float):
+        return f"every {int(schedule)}s"
+    return str(schedule)
+
+
 def _add_counts(node: Node | None, counts: dict[str, int], handle: Handle | None) -> None:
     if node is None:
         return

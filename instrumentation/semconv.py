@@ -54,6 +54,36 @@ RUN_JOB_ID: Final = "connector.run.job_id"
 RUN_JOB_TICK: Final = "connector.run.job_tick"  # the schedule tick that fired this run (ISO time)
 RUN_STATUS: Final = "connector.run.status"
 RUN_EXIT_CODE: Final = "connector.run.exit_code"
+RUN_SCHEDULE: Final = "connector.run.schedule"  # the schedule the SDK knows: cron text or "every 3600s"
+RUN_KIND: Final = "connector.run.kind"  # what the run is: a sync, or an asynchronous operation
+
+
+class RunKind(StrEnum):
+    """`connector.run.kind`: a sync (the default, also when absent) or an operation's kind."""
+
+    SYNC = "sync"
+    BUILD = "build"
+    DEPLOY = "deploy"
+    ENVIRONMENT_SYNC = "environment_sync"  # sync of a connector's config to an environment
+
+
+# Asynchronous operations (build, deploy, sync to an environment) recorded as runs of
+# another kind: `cl.operation(kind=..., owner=...)`.
+OPERATION_STATUS: Final = "connector.operation.status"
+OPERATION_OWNER: Final = "connector.operation.owner"  # who started it (user, team, bot)
+OPERATION_TARGET: Final = "connector.operation.target"  # what it acts on (environment, image...)
+OPERATION_QUEUED_AT: Final = "connector.operation.queued_at"  # ISO time it was requested
+
+
+class OperationStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# OpenTelemetry's end-user id: the person or account a run or entity acts for.
+ENDUSER_ID: Final = "enduser.id"
 
 
 class RunStatus(StrEnum):
@@ -215,3 +245,12 @@ LOG_RECORD_LOGGER: Final = "code.namespace"  # Python logger name on log records
 LOG_CODE_FUNCTION: Final = "code.function.name"
 LOG_CODE_FILE: Final = "code.file.path"
 LOG_CODE_LINE: Final = "code.line.number"
+# Process output captured by `init(capture_stdio=True)`: own scope name and stream attribute,
+# so a viewer can show it apart from application logs.
+STDIO_SCOPE: Final = "connlog.stdio"
+LOG_STREAM: Final = "connector.log.stream"
+
+
+class LogStream(StrEnum):
+    STDOUT = "stdout"
+    STDERR = "stderr"

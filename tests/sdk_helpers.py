@@ -156,7 +156,7 @@ class Telemetry:
 
 def start_telemetry(**kwargs: Any) -> Telemetry:
     spans = InMemorySpanExporter()
-    logs = InMemoryLogRecordExporter()
+    logs = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
     kwargs.setdefault("connector", "testconn")
     handle = cl.init(span_exporter=spans, log_exporter=logs, **kwargs)
     return Telemetry(handle, spans, logs)
