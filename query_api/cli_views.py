@@ -320,7 +320,7 @@ def faults_table(page: FaultPage, full_ids: bool = False, width: int = 80) -> Gr
 
 
 def _call_label(call: CallRow, full_ids: bool) -> Text:
-    failed = call.status == "Error" or (call.http_status or 0) >= 400
+    failed = call.status == "error" or (call.http_status or 0) >= 400
     return Text.assemble(
         (f"{call.method} ", "bold" if failed else ""),
         _http_status(call.http_status, call.failure_cause),

@@ -55,7 +55,7 @@ class StepRow(BaseModel):
     start: str
     start_ns: int
     duration_ms: float
-    status: str
+    status: str = Field(description="ok or error: the same words as a run's status.")
     status_message: str
     counters: Counters
     rate_limited: bool
@@ -97,7 +97,7 @@ class PageRow(BaseModel):
     start: str
     start_ns: int
     duration_ms: float
-    status: str
+    status: str = Field(description="ok or error: the same words as a run's status.")
     method: str
     url: str
     http_status: int | None
@@ -118,7 +118,7 @@ class EntityRow(BaseModel):
     internal_id: str
     action: str
     reason: str
-    status: str
+    status: str = Field(description="ok or error: the same words as a run's status.")
     failure_cause: str
     start: str
     start_ns: int
@@ -137,7 +137,7 @@ class CallRow(BaseModel):
     host: str
     http_status: int | None
     failure_cause: str
-    status: str
+    status: str = Field(description="ok or error: the same words as a run's status.")
     status_message: str
     rate_limited: bool
     retry_count: int
@@ -196,7 +196,7 @@ class TraceSpan(BaseModel):
     role: str
     service: str
     kind: str
-    status: str
+    status: str = Field(description="ok or error: the same words as a run's status.")
     status_message: str
     start: str
     start_offset_ms: float

@@ -11,6 +11,9 @@ call in one place and not in another). Every reader imports these expressions in
 - **Failed call**: an HTTP span (outgoing call or incoming webhook) that got a status >= 400
   **or** got no response at all (timeout, connection error: the span's status is Error). A
   timeout is a failed call.
+- **Status** of a step, page, record or call: `ok` or `error` (from the span's OTel status:
+  `Error` is `error`, `Ok`/`Unset` are `ok`), the words a run's status uses, so every level
+  reads the same; the OTel value stays in `otel_traces.StatusCode`.
 - **Counters**: the seven record counters of `semconv.Counter`, one `connector_runs` column each.
 """
 
@@ -29,6 +32,7 @@ __all__ = [
     "FAILED_RUN",
     "HAS_FAILURES",
     "RUN_STATUS",
+    "SPAN_STATUS",
     "run_state",
 ]
 
@@ -45,6 +49,9 @@ FAILED_RUN: Final = f"({RUN_STATUS} = '{sc.RunStatus.ERROR.value}')"
 HAS_FAILURES: Final = f"({FAILED_RUN} OR {run_state(n.C_ERROR_COUNT)} > 0)"
 
 # Over `otel_traces` rows.
+SPAN_STATUS: Final = (
+    f"if({n.C_STATUS_CODE} = 'Error', '{sc.RunStatus.ERROR.value}', '{sc.RunStatus.OK.value}')"
+)
 CALL_ROLES: Final[tuple[sc.Role, ...]] = (sc.Role.HTTP, sc.Role.WEBHOOK)
 CALL_ROLES_SQL: Final = "(" + ", ".join(f"'{r.value}'" for r in CALL_ROLES) + ")"
 FAILED_CALL: Final = (

@@ -15,6 +15,7 @@ from typing import Any, Final
 from clickhouse_connect.driver.client import Client
 
 from collector.schema import names as n
+from collector.schema.concepts import SPAN_STATUS
 from instrumentation import semconv as sc
 from query_api import cursor as cur
 from query_api.db import fetch
@@ -52,7 +53,7 @@ class CallFilters:
 _CALL_COLUMNS = (
     f"{n.C_SPAN_ID}, {n.C_TRACE_ID}, {n.C_PARENT_SPAN_ID}, {n.C_SERVICE_NAME}, {n.C_HTTP_DIRECTION},"
     f" {n.C_HTTP_METHOD}, {n.C_HTTP_URL}, {n.C_HTTP_URL_TEMPLATE}, {n.C_HTTP_HOST}, {n.C_HTTP_STATUS},"
-    f" {n.C_FAILURE_CAUSE}, {n.C_STATUS_CODE}, {n.C_STATUS_MESSAGE}, {n.C_RATE_LIMITED},"
+    f" {n.C_FAILURE_CAUSE}, {SPAN_STATUS}, {n.C_STATUS_MESSAGE}, {n.C_RATE_LIMITED},"
     f" toUInt32OrZero({attr(sc.HTTP_REQUEST_RESEND_COUNT)}), {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
 )
 

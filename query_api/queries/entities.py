@@ -12,6 +12,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from collector.schema import names as n
+from collector.schema.concepts import SPAN_STATUS
 from instrumentation import semconv as sc
 from query_api import cursor as cur
 from query_api.db import fetch
@@ -66,7 +67,7 @@ def list_entities(client: Client, run_id: str, f: EntityFilters, scope: Scope) -
         f"SELECT {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_STEP_NAME}, {n.C_ENTITY_TYPE}, {n.C_ENTITY_EXTERNAL_ID},"
         f" {n.C_ENTITY_INTERNAL_ID}, {n.C_ENTITY_ACTION},"
         f" if({attr(sc.ENTITY_REASON)} != '', {attr(sc.ENTITY_REASON)}, {n.C_STATUS_MESSAGE}),"
-        f" {n.C_STATUS_CODE}, {n.C_FAILURE_CAUSE}, {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
+        f" {SPAN_STATUS}, {n.C_FAILURE_CAUSE}, {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
         f" FROM {n.TRACES} {where.sql()} ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID}"
         f" LIMIT {params.bind(f.limit + 1, 'UInt32')}",
         params.values,

@@ -13,6 +13,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from collector.schema import names as n
+from collector.schema.concepts import SPAN_STATUS
 from instrumentation import semconv as sc
 from query_api import cursor as cur
 from query_api.db import fetch
@@ -54,7 +55,7 @@ def list_pages(
     pages = fetch(
         client,
         f"SELECT {n.C_SPAN_ID}, toUInt32OrNull({attr(sc.PAGE_NUMBER)}), {attr(sc.PAGE_CURSOR)},"
-        f" {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}, {n.C_STATUS_CODE}, {n.C_RATE_LIMITED}, {n.C_FAILURE_CAUSE},"
+        f" {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}, {SPAN_STATUS}, {n.C_RATE_LIMITED}, {n.C_FAILURE_CAUSE},"
         f" {counter_exprs()} FROM {n.TRACES} {where.sql()}"
         f" ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID} LIMIT {params.bind(limit + 1, 'UInt32')}",
         params.values,

@@ -17,7 +17,14 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from collector.schema import names as n
-from collector.schema.concepts import COUNTER_COLUMNS, FAILED_CALL, HAS_FAILURES, RUN_STATUS, run_state
+from collector.schema.concepts import (
+    COUNTER_COLUMNS,
+    FAILED_CALL,
+    HAS_FAILURES,
+    RUN_STATUS,
+    SPAN_STATUS,
+    run_state,
+)
 from instrumentation import semconv as sc
 from query_api import cursor as cur
 from query_api.db import fetch
@@ -267,7 +274,7 @@ def _run_spans(client: Client, bounds: TraceBounds, scope: Scope) -> _RunSpans:
         "name": n.C_STEP_NAME,
         "message": n.C_STATUS_MESSAGE,
         "cause": n.C_FAILURE_CAUSE,
-        "status": n.C_STATUS_CODE,
+        "status": SPAN_STATUS,
         "duration": n.C_DURATION,
         "counters": f"[{counter_exprs()}]",
         "rate_limited": n.C_RATE_LIMITED,

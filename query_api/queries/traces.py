@@ -5,6 +5,7 @@ from __future__ import annotations
 from clickhouse_connect.driver.client import Client
 
 from collector.schema import names as n
+from collector.schema.concepts import SPAN_STATUS
 from query_api.db import fetch
 from query_api.errors import not_found
 from query_api.models import Trace, TraceSpan
@@ -22,7 +23,7 @@ def get_trace(client: Client, tid: str, scope: Scope) -> Trace:
     rows = fetch(
         client,
         f"SELECT {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_SPAN_NAME}, {n.C_ROLE}, {n.C_SERVICE_NAME},"
-        f" {n.C_SPAN_KIND}, {n.C_STATUS_CODE}, {n.C_STATUS_MESSAGE}, {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
+        f" {n.C_SPAN_KIND}, {SPAN_STATUS}, {n.C_STATUS_MESSAGE}, {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
         f" FROM {n.TRACES} {where.sql()} ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID} LIMIT {MAX_SPANS}",
         params.values,
         label="trace",
