@@ -34,7 +34,7 @@ pytest: $(STAMP)
 
 # Long load/soak and kill -9 loops (CONNLOG_SOAK_SECONDS, default 600), kept out of `make test`.
 soak: $(STAMP)
-	$(VENV)/bin/pytest -m long -s tests/test_reliability_process.py tests/test_reliability_sdk.py
+	$(VENV)/bin/pytest -m long -s tests/reliability/test_reliability_process.py tests/reliability/test_reliability_sdk.py
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all

@@ -52,7 +52,7 @@ class Built:
 
 
 def settings_for(data_dir: Path, database: str) -> Any:
-    from collector.config import Retention, Settings
+    from connlog.collector.config import Retention, Settings
 
     return Settings(
         data_dir=data_dir, database=database, retention=Retention(days=0, recompress_days=7, payload_days=0)
@@ -60,7 +60,7 @@ def settings_for(data_dir: Path, database: str) -> Any:
 
 
 def client_for(data_dir: Path, database: str) -> Any:
-    from collector.store import connect
+    from connlog.collector.store import connect
 
     return connect(settings_for(data_dir, database))
 
@@ -84,7 +84,7 @@ def _save(data_dir: Path, built: Built) -> None:
 
 
 def _fresh(data_dir: Path, database: str) -> Any:
-    from collector.schema.migrate import apply_schema
+    from connlog.collector.schema.migrate import apply_schema
 
     client = client_for(data_dir, database)
     client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
@@ -100,7 +100,7 @@ def migrate(data_dir: Path, database: str) -> list[str]:
     backfills from `otel_traces`); benchmarking the current API against it would fail or
     measure the old schema. What the migration wrote is then merged like the rest.
     """
-    from collector.schema.migrate import apply_schema
+    from connlog.collector.schema.migrate import apply_schema
 
     client = client_for(data_dir, database)
     try:
@@ -137,8 +137,8 @@ def build_ingest(
     With `base_runs` >= the runs needed, every run (and every body) is generated, none copied.
     """
     from bench.ingest import write_frames
-    from collector.options import CollectorOptions
-    from collector.server import CollectorServer
+    from connlog.collector.options import CollectorOptions
+    from connlog.collector.server import CollectorServer
 
     cached = load(data_dir, database)
     if cached and cached.spans >= spans * 0.99:
@@ -212,7 +212,7 @@ def build_ingest(
 
 def _stage_sql(src: str) -> str:
     """Ingest-shaped rows rebuilt from storage: payload attributes joined back into SpanAttributes."""
-    from instrumentation import semconv as sc
+    from connlog.instrumentation import semconv as sc
 
     req_h, resp_h = sc.HTTP_REQUEST_HEADER_PREFIX, sc.HTTP_RESPONSE_HEADER_PREFIX
     return f"""
@@ -233,8 +233,8 @@ LEFT JOIN {src}.otel_traces_payloads AS p ON t.TraceId = p.TraceId AND t.SpanId 
 
 def build_bulk(data_dir: Path, database: str, source: Built, copies: int) -> Built:
     """`copies` x the source dataset, replicated inside ClickHouse through the ingest views."""
-    from collector.schema.names import LOGS_INGEST_COLUMNS, TRACES_INGEST_COLUMNS
-    from instrumentation import semconv as sc
+    from connlog.collector.schema.names import LOGS_INGEST_COLUMNS, TRACES_INGEST_COLUMNS
+    from connlog.instrumentation import semconv as sc
 
     cached = load(data_dir, database)
     if cached and cached.spans >= source.spans * copies * 0.99:

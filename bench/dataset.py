@@ -28,7 +28,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import ResourceLogs
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
 from connlog import datagen
-from instrumentation import semconv as sc
+from connlog.instrumentation import semconv as sc
 
 DAY_NS = 86400 * 10**9
 EXPORT_SPANS = 512

@@ -113,14 +113,14 @@ def sender(protocol: str, endpoint: str, path: Path) -> None:
 
 # --------------------------------------------------------------------------- phases
 def _settings(data_dir: Path, database: str) -> Any:
-    from collector.config import Settings
+    from connlog.collector.config import Settings
 
     return Settings(data_dir=data_dir, database=database)
 
 
 def _fresh(settings: Any) -> Any:
-    from collector.schema.migrate import apply_schema
-    from collector.store import connect
+    from connlog.collector.schema.migrate import apply_schema
+    from connlog.collector.store import connect
 
     client = connect(settings)
     client.command(f"DROP DATABASE IF EXISTS {settings.database} SYNC")
@@ -133,8 +133,8 @@ def end_to_end(
     data_dir: Path, database: str, protocol: str, shards: list[Path], items: int, signal: str
 ) -> dict[str, Any]:
     """Start a collector, let the sender processes go, wait until everything is in ClickHouse."""
-    from collector.options import CollectorOptions
-    from collector.server import CollectorServer
+    from connlog.collector.options import CollectorOptions
+    from connlog.collector.server import CollectorServer
 
     settings = _settings(data_dir, database)
     client = _fresh(settings)
@@ -195,7 +195,7 @@ def end_to_end(
 
 
 def _decoded_batches(bodies: list[bytes], signal: str, batch_rows: int = 10_000) -> list[Any]:
-    from collector.otlp_codec import PROTOBUF, decode_body
+    from connlog.collector.otlp_codec import PROTOBUF, decode_body
 
     merged: list[Any] = []
     cur = None
@@ -215,7 +215,7 @@ def _decoded_batches(bodies: list[bytes], signal: str, batch_rows: int = 10_000)
 
 def raw_ceiling(data_dir: Path, database: str, bodies: list[bytes], signal: str) -> dict[str, Any]:
     """clickhouse-connect inserting the pre-decoded rows (column-oriented) into the ingest table."""
-    from collector.sink import ClickHouseSink
+    from connlog.collector.sink import ClickHouseSink
 
     settings = _settings(data_dir, database)
     client = _fresh(settings)
@@ -247,8 +247,8 @@ def scrub_transform() -> Any:
     The collector ships without one (the SDK redacts before export); this measures what a
     deployment adding one would pay, on the `BatchTransform` seam.
     """
-    from instrumentation import semconv as sc
-    from instrumentation.redaction import RedactionConfig, Redactor
+    from connlog.instrumentation import semconv as sc
+    from connlog.instrumentation.redaction import RedactionConfig, Redactor
 
     redactor = Redactor(RedactionConfig(secrets=("sk_live_5f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e",)))
     prefixes = (*sc.PAYLOAD_KEY_PREFIXES, *sc.PAYLOAD_KEYS)
@@ -265,9 +265,9 @@ def scrub_transform() -> Any:
 
 def breakdown(data_dir: Path, database: str, bodies: list[bytes]) -> dict[str, Any]:
     """Each stage of the collector path, single-threaded over the same trace requests."""
-    from collector.decode_traces import decode_traces
-    from collector.otlp_codec import PROTOBUF, parse_traces
-    from collector.sink import ClickHouseSink
+    from connlog.collector.decode_traces import decode_traces
+    from connlog.collector.otlp_codec import PROTOBUF, parse_traces
+    from connlog.collector.sink import ClickHouseSink
 
     settings = _settings(data_dir, database)
     client = _fresh(settings)
@@ -373,8 +373,8 @@ def bench(spans: int, logs: int, smoke: bool, body_size: tuple[int, int] = (200,
         runs.append(end_to_end(data_dir, f"b_{proto}_logs", proto, l_shards, n_logs, "logs"))
     bd = breakdown(data_dir, "b_breakdown", [e.body for e in trace_exports])
 
-    from collector.config import Settings
-    from collector.store import connect
+    from connlog.collector.config import Settings
+    from connlog.collector.store import connect
 
     c = connect(replace(Settings(data_dir=data_dir), database="default"))
     ch_version = clickhouse_version(c)

@@ -234,8 +234,8 @@ class Measured:
 def bench_routes(data_dir: Path, database: str, s: Samples, reps: int) -> list[Measured]:
     from fastapi.testclient import TestClient
 
-    from query_api.app import create_app
-    from query_api.auth import AuthConfig
+    from connlog.query_api.app import create_app
+    from connlog.query_api.auth import AuthConfig
 
     rec = Recorder()
     app = create_app(
@@ -279,8 +279,8 @@ def bench_routes(data_dir: Path, database: str, s: Samples, reps: int) -> list[M
 
 
 def bench_panels(client: Any, s: Samples, end_ns: int, reps: int) -> list[Measured]:
-    from dashboards import build
-    from dashboards.macros import ALL, TimeRange, Variable, expand, interval_for
+    from connlog.dashboards import build
+    from connlog.dashboards.macros import ALL, TimeRange, Variable, expand, interval_for
 
     end = datetime.fromtimestamp(end_ns / 1e9, UTC) + timedelta(hours=1)
     out: list[Measured] = []

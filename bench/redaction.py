@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench.common import ROOT, median, ratio, table, write_results
-from instrumentation.redaction import RedactionConfig, Redactor
+from connlog.instrumentation.redaction import RedactionConfig, Redactor
 
 # The last commit with the redactor issue 10 replaced (a fixed revision, so the comparison
 # stays old-vs-new once the new module is committed).

@@ -184,7 +184,7 @@ def setup_variant(variant: str, lib: str = "httpx") -> Any:
         _logfire_instrument(lib)
         return nullcontext()
     if variant == "ours":
-        import instrumentation as cl
+        import connlog as cl
 
         cl.init(connector="bench", tenant="acme", secrets=[TOKEN], span_exporter=_noop_exporter())
         stack = ExitStack()
@@ -330,9 +330,9 @@ def run_variant(
 
 
 def _active_handle() -> Any:
-    if "instrumentation" not in sys.modules:
+    if "connlog.instrumentation" not in sys.modules:
         return None
-    from instrumentation import active_handle
+    from connlog.instrumentation import active_handle
 
     return active_handle()
 

@@ -27,7 +27,7 @@ METADATA_TABLES = ("otel_traces", "otel_traces_trace_id_ts", "connector_search_i
 
 
 def _settings(data_dir: Any, recompress_days: int, db: str) -> Any:
-    from collector.config import Retention, Settings
+    from connlog.collector.config import Retention, Settings
 
     return Settings(
         data_dir=data_dir,
@@ -103,7 +103,7 @@ def snapshot(client: Any, db: str, spans: int, logs: int, http_spans: int) -> di
 
 def _copy(data_dir: Any, src: str, db: str, recompress_days: int) -> Any:
     """`src`'s storage tables copied into a fresh `db` with that retention, then merged."""
-    from collector.schema.migrate import apply_schema
+    from connlog.collector.schema.migrate import apply_schema
 
     client = chdata.client_for(data_dir, db)
     client.command(f"DROP DATABASE IF EXISTS {db} SYNC")

@@ -70,8 +70,8 @@ def _time(http: Any, path: str, params: dict[str, Any] | None, side: Side) -> No
 def run(spans: int, samples: int, reps: int, smoke: bool) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
-    from query_api.app import create_app
-    from query_api.auth import AuthConfig
+    from connlog.query_api.app import create_app
+    from connlog.query_api.auth import AuthConfig
 
     data_dir = DATA_DIR / ("viewer-smoke" if smoke else "viewer")
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.config import ENV_RETENTION_DAYS
+from connlog.collector.config import ENV_RETENTION_DAYS
 
 
 @dataclass

@@ -25,15 +25,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from collector.batch import BatchTransform, ColumnBatch
-from collector.dead_letter import DeadLetter
-from collector.insert_errors import is_permanent
-from collector.options import CollectorOptions
-from collector.sink import Sink
-from collector.stats import Stats
-from collector.wal import ReplayUnit, WriteAheadLog, merge
+from connlog.collector.batch import BatchTransform, ColumnBatch
+from connlog.collector.dead_letter import DeadLetter
+from connlog.collector.insert_errors import is_permanent
+from connlog.collector.options import CollectorOptions
+from connlog.collector.sink import Sink
+from connlog.collector.stats import Stats
+from connlog.collector.wal import ReplayUnit, WriteAheadLog, merge
 
-log = logging.getLogger("collector.batcher")
+log = logging.getLogger("connlog.collector.batcher")
 
 
 class TransformError(ValueError):

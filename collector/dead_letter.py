@@ -15,9 +15,9 @@ import os
 import time
 from pathlib import Path
 
-from collector.batch import ColumnBatch
+from connlog.collector.batch import ColumnBatch
 
-log = logging.getLogger("collector.dead_letter")
+log = logging.getLogger("connlog.collector.dead_letter")
 
 
 class DeadLetter:

@@ -12,8 +12,8 @@ from typing import Any, Final
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from collector.anyvalue import any_value_to_str, attributes_to_map
-from collector.batch import (
+from connlog.collector.anyvalue import any_value_to_str, attributes_to_map
+from connlog.collector.batch import (
     MAX_ERROR_MESSAGES,
     MAX_TIMESTAMP_NS,
     TIMESTAMP_RANGE_ERROR,
@@ -21,8 +21,8 @@ from collector.batch import (
     retention_cutoff_ns,
     retention_error,
 )
-from collector.schema.names import LOGS_INGEST, LOGS_INGEST_COLUMNS
-from instrumentation.semconv import SERVICE_NAME
+from connlog.collector.schema.names import LOGS_INGEST, LOGS_INGEST_COLUMNS
+from connlog.instrumentation.semconv import SERVICE_NAME
 
 _ROW_OVERHEAD: Final = 400
 # OTel SeverityNumber: 1 (TRACE) .. 24 (FATAL4), 0 = unspecified. The column is a UInt8, so

@@ -12,8 +12,8 @@ from typing import Any, Final
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.anyvalue import attributes_to_map
-from collector.batch import (
+from connlog.collector.anyvalue import attributes_to_map
+from connlog.collector.batch import (
     MAX_ERROR_MESSAGES,
     MAX_TIMESTAMP_NS,
     TIMESTAMP_RANGE_ERROR,
@@ -21,8 +21,8 @@ from collector.batch import (
     retention_cutoff_ns,
     retention_error,
 )
-from collector.schema.names import TRACES_INGEST, TRACES_INGEST_COLUMNS
-from instrumentation.semconv import SERVICE_NAME
+from connlog.collector.schema.names import TRACES_INGEST, TRACES_INGEST_COLUMNS
+from connlog.instrumentation.semconv import SERVICE_NAME
 
 SPAN_KINDS: Final = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 STATUS_CODES: Final = ("Unset", "Ok", "Error")

@@ -28,13 +28,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.batch import ColumnBatch
-from collector.batcher import Batcher, TransformError, Unavailable
-from collector.ingest_auth import Forbidden, IngestPrincipal, Unauthenticated
-from collector.intake import Intake
-from collector.limits import LimitExceeded
-from collector.options import CollectorOptions
-from collector.otlp_codec import (
+from connlog.collector.batch import ColumnBatch
+from connlog.collector.batcher import Batcher, TransformError, Unavailable
+from connlog.collector.ingest_auth import Forbidden, IngestPrincipal, Unauthenticated
+from connlog.collector.intake import Intake
+from connlog.collector.limits import LimitExceeded
+from connlog.collector.options import CollectorOptions
+from connlog.collector.otlp_codec import (
     PROTOBUF,
     BadRequest,
     logs_response,
@@ -42,9 +42,9 @@ from collector.otlp_codec import (
     parse_traces,
     traces_response,
 )
-from collector.stats import Stats
+from connlog.collector.stats import Stats
 
-log = logging.getLogger("collector.grpc")
+log = logging.getLogger("connlog.collector.grpc")
 
 
 def _queue(batcher: Batcher, stats: Stats, batch: ColumnBatch, context: Any) -> None:

@@ -25,12 +25,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from collector.batch import ColumnBatch
-from collector.batcher import Batcher, TransformError, Unavailable
-from collector.ingest_auth import Forbidden, IngestPrincipal, Unauthenticated
-from collector.intake import Intake
-from collector.options import CollectorOptions
-from collector.otlp_codec import (
+from connlog.collector.batch import ColumnBatch
+from connlog.collector.batcher import Batcher, TransformError, Unavailable
+from connlog.collector.ingest_auth import Forbidden, IngestPrincipal, Unauthenticated
+from connlog.collector.intake import Intake
+from connlog.collector.options import CollectorOptions
+from connlog.collector.otlp_codec import (
     CONTENT_TYPES,
     JSON,
     PROTOBUF,
@@ -48,9 +48,9 @@ from collector.otlp_codec import (
     parse_body,
     status_body,
 )
-from collector.stats import Stats
+from connlog.collector.stats import Stats
 
-log = logging.getLogger("collector.http")
+log = logging.getLogger("connlog.collector.http")
 
 ReadyCheck = Callable[[], tuple[bool, str]]
 _ENCODINGS: Final = ("", "identity", "gzip")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from collector.config import ENV_INGEST_KEYS, ENV_INGEST_KEYS_FILE, ConfigError
+from connlog.collector.config import ENV_INGEST_KEYS, ENV_INGEST_KEYS_FILE, ConfigError
 
 ANY_CONNECTOR: Final = "*"
 MIN_KEY_LENGTH: Final = 16

@@ -17,14 +17,14 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-from collector.anyvalue import any_value_to_str
-from collector.batch import ColumnBatch
-from collector.decode_logs import decode_logs
-from collector.decode_traces import decode_traces
-from collector.ingest_auth import IngestKeys, IngestPrincipal
-from collector.limits import check_logs, check_traces
-from collector.options import CollectorOptions
-from instrumentation.semconv import SERVICE_NAME
+from connlog.collector.anyvalue import any_value_to_str
+from connlog.collector.batch import ColumnBatch
+from connlog.collector.decode_logs import decode_logs
+from connlog.collector.decode_traces import decode_traces
+from connlog.collector.ingest_auth import IngestKeys, IngestPrincipal
+from connlog.collector.limits import check_logs, check_traces
+from connlog.collector.options import CollectorOptions
+from connlog.instrumentation.semconv import SERVICE_NAME
 
 
 def _service(attributes: Iterable[KeyValue]) -> str:

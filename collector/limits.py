@@ -24,8 +24,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector.options import CollectorOptions
-from collector.otlp_codec import TooLarge
+from connlog.collector.options import CollectorOptions
+from connlog.collector.otlp_codec import TooLarge
 
 
 class LimitExceeded(TooLarge):

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from collector.config import ENV_COLLECTOR_LIMITS, ConfigError
+from connlog.collector.config import ENV_COLLECTOR_LIMITS, ConfigError
 
 MIB = 1024 * 1024
 

@@ -24,9 +24,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.batch import ColumnBatch, rejection_message
-from collector.decode_logs import decode_logs
-from collector.decode_traces import decode_traces
+from connlog.collector.batch import ColumnBatch, rejection_message
+from connlog.collector.decode_logs import decode_logs
+from connlog.collector.decode_traces import decode_traces
 
 PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"

@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from collector.batch import BatchTransform, ColumnBatch
-from instrumentation import semconv as sc
-from instrumentation.redaction import RedactionConfig, Redactor
+from connlog.collector.batch import BatchTransform, ColumnBatch
+from connlog.instrumentation import semconv as sc
+from connlog.instrumentation.redaction import RedactionConfig, Redactor
 
 ENV_SECRETS: Final = "CONNLOG_REDACT_SECRETS"
 ENV_SECRETS_FILE: Final = "CONNLOG_REDACT_SECRETS_FILE"

@@ -21,24 +21,24 @@ from typing import Any
 import grpc
 from clickhouse_connect.driver.client import Client
 
-from collector.batch import BatchTransform
-from collector.batcher import Batcher
-from collector.config import ENV_INGEST_KEYS, ENV_INGEST_KEYS_FILE, Settings
-from collector.dead_letter import DeadLetter
-from collector.grpc_server import create_grpc_server
-from collector.http_app import create_app
-from collector.http_thread import ThreadedServer
-from collector.ingest_auth import IngestKeys
-from collector.intake import Intake
-from collector.options import CollectorOptions
-from collector.redact import chain, default_redaction
-from collector.schema.names import LOGS, LOGS_INGEST, TRACES, TRACES_INGEST
-from collector.sink import ClickHouseSink, Sink
-from collector.stats import Stats
-from collector.store import connect
-from collector.wal import WriteAheadLog
+from connlog.collector.batch import BatchTransform
+from connlog.collector.batcher import Batcher
+from connlog.collector.config import ENV_INGEST_KEYS, ENV_INGEST_KEYS_FILE, Settings
+from connlog.collector.dead_letter import DeadLetter
+from connlog.collector.grpc_server import create_grpc_server
+from connlog.collector.http_app import create_app
+from connlog.collector.http_thread import ThreadedServer
+from connlog.collector.ingest_auth import IngestKeys
+from connlog.collector.intake import Intake
+from connlog.collector.options import CollectorOptions
+from connlog.collector.redact import chain, default_redaction
+from connlog.collector.schema.names import LOGS, LOGS_INGEST, TRACES, TRACES_INGEST
+from connlog.collector.sink import ClickHouseSink, Sink
+from connlog.collector.stats import Stats
+from connlog.collector.store import connect
+from connlog.collector.wal import WriteAheadLog
 
-log = logging.getLogger("collector.server")
+log = logging.getLogger("connlog.collector.server")
 
 ClientFactory = Callable[[], Client]
 _REQUIRED_TABLES = (TRACES_INGEST, LOGS_INGEST, TRACES, LOGS)
@@ -53,7 +53,7 @@ def configure_logging(level: int = logging.INFO) -> None:
             "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", "%Y-%m-%dT%H:%M:%S"
         )
     )
-    root = logging.getLogger("collector")
+    root = logging.getLogger("connlog.collector")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from collector.config import ConfigError, Settings
+from connlog.collector.config import ConfigError, Settings
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from collector.batch import ColumnBatch
+from connlog.collector.batch import ColumnBatch
 
-log = logging.getLogger("collector.wal")
+log = logging.getLogger("connlog.collector.wal")
 
 BATCH: Final = 1
 INTENT: Final = 2

@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from collector.config import Settings
-from collector.http_thread import ThreadedServer
-from collector.schema.migrate import apply_schema
-from collector.server import CollectorServer
-from collector.store import connect
+from connlog.collector.config import Settings
+from connlog.collector.http_thread import ThreadedServer
+from connlog.collector.schema.migrate import apply_schema
+from connlog.collector.server import CollectorServer
+from connlog.collector.store import connect
 
 log = logging.getLogger("connlog.allinone")
 
@@ -62,7 +62,7 @@ class AllInOne:
         if self.collector is not None:
             self.collector.start()
         if self._want_api:
-            from query_api.app import create_app
+            from connlog.query_api.app import create_app
 
             self.api_app = create_app(self.settings, **self._api_options)
             self.api = ThreadedServer(self.api_app, host=self.ports.host, port=self.ports.api, name="api")

@@ -40,8 +40,8 @@ def push(
     """Create the folder and datasource if missing; upsert every dashboard; report what changed."""
     from grafana_client.client import GrafanaException
 
-    from dashboards.push import DatasourceSettings
-    from dashboards.push import push as do_push
+    from connlog.dashboards.push import DatasourceSettings
+    from connlog.dashboards.push import push as do_push
 
     ds = DatasourceSettings(
         host=clickhouse_host,
@@ -73,7 +73,7 @@ def export(
     folder: Annotated[str, typer.Option(help="Grafana folder to export")] = "connlog",
 ) -> None:
     """Write the folder's dashboards back to JSON files (to commit a change made in the UI)."""
-    from dashboards.push import export as do_export
+    from connlog.dashboards.push import export as do_export
 
     for path in do_export(grafana_url, token, out_dir, folder=folder):
         console.print(f"wrote {path}")

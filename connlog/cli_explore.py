@@ -15,8 +15,8 @@ import typer
 from connlog.cli_ids import resolve_call, resolve_run, resolve_step
 from connlog.cli_query import Cause, Connector, Cursor, Limit, RunOption, Since, maybe_run, since_epoch
 from connlog.cli_target import Api, Cli, query_command
-from instrumentation import semconv as sc
-from query_api import paths
+from connlog.instrumentation import semconv as sc
+from connlog.query_api import paths
 
 Action = Annotated[
     str | None,
@@ -42,8 +42,8 @@ def logs(
     cli: Cli,
 ) -> None:
     """Log records, newest first: `connlog logs --min-severity error --run 3f2a9c1e`."""
-    from query_api.cli_views import logs_table
-    from query_api.models import LogRow, Page
+    from connlog.query_api.cli_views import logs_table
+    from connlog.query_api.models import LogRow, Page
 
     start = since_epoch(since)
 
@@ -76,8 +76,8 @@ def entities(
     cli: Cli,
 ) -> None:
     """The records (entities) a run touched: action, ids, reason and cause."""
-    from query_api.cli_views import entities_table
-    from query_api.models import EntityRow, Page
+    from connlog.query_api.cli_views import entities_table
+    from connlog.query_api.models import EntityRow, Page
 
     def ask(api: Api) -> Any:
         rid = resolve_run(api, run_id)
@@ -114,8 +114,8 @@ def faults(
     cli: Cli,
 ) -> None:
     """Root faults (where failures started), newest first, with counts by cause, host and status."""
-    from query_api.cli_views import faults_table
-    from query_api.models import FaultPage
+    from connlog.query_api.cli_views import faults_table
+    from connlog.query_api.models import FaultPage
 
     start = since_epoch(since)
 
@@ -141,8 +141,8 @@ def call(
     cli: Cli,
 ) -> None:
     """One HTTP call: request and response side by side, headers, bodies, timing, cause."""
-    from query_api.cli_views import call_view
-    from query_api.models import CallDetail
+    from connlog.query_api.cli_views import call_view
+    from connlog.query_api.models import CallDetail
 
     def ask(api: Api) -> Any:
         cid, rid = resolve_call(api, call_id, maybe_run(api, run_id))

@@ -15,7 +15,7 @@ import typer
 
 from connlog.cli_query import Cause, Connector, RunOption, Since, maybe_run, since_epoch
 from connlog.cli_target import Api, Cli, query_command
-from query_api import paths
+from connlog.query_api import paths
 
 
 class Kind(StrEnum):

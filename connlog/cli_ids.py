@@ -13,7 +13,7 @@ import time
 from typing import Any, Final
 
 from connlog.cli_target import Api, CliError
-from query_api import paths
+from connlog.query_api import paths
 
 MIN_PREFIX: Final = 4
 RUN_ID_LEN: Final = 32

@@ -15,7 +15,7 @@ import typer
 
 from connlog.cli_ids import resolve_run
 from connlog.cli_target import Api, Cli, query_command
-from query_api import paths
+from connlog.query_api import paths
 
 Since = Annotated[str, typer.Option(help="How far back: 30m, 24h, 7d")]
 Limit = Annotated[int, typer.Option(min=1, max=500, help="Rows to show")]
@@ -55,8 +55,8 @@ def runs(
     cli: Cli,
 ) -> None:
     """Runs, newest first, with status, counters and failure cause."""
-    from query_api.cli_views import runs_table
-    from query_api.models import Page, RunSummary
+    from connlog.query_api.cli_views import runs_table
+    from connlog.query_api.models import Page, RunSummary
 
     params = {"connector": connector, "status": status, "failure_cause": failure_cause, "cursor": cursor}
     start = since_epoch(since)
@@ -87,8 +87,8 @@ def run(
     cli: Cli,
 ) -> None:
     """One run as a tree: steps, pages, every call in its place, and the root faults."""
-    from query_api.cli_views import run_tree
-    from query_api.models import CallRow, Page, PageRow, RunDetail, Trace
+    from connlog.query_api.cli_views import run_tree
+    from connlog.query_api.models import CallRow, Page, PageRow, RunDetail, Trace
 
     def tree_parts(api: Api) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
         rid = resolve_run(api, run_id)
@@ -130,8 +130,8 @@ def calls(
     cli: Cli,
 ) -> None:
     """HTTP calls across connectors, newest first."""
-    from query_api.cli_views import calls_table
-    from query_api.models import CallRow, Page
+    from connlog.query_api.cli_views import calls_table
+    from connlog.query_api.models import CallRow, Page
 
     params = {"connector": connector, "status": status, "host": host, "failure_cause": failure_cause}
     start = since_epoch(since)
@@ -157,8 +157,8 @@ def search(
     cli: Cli,
 ) -> None:
     """Which runs (or, with --run, which spans of a run) mention a value."""
-    from query_api.cli_views import search_table
-    from query_api.models import SearchResult
+    from connlog.query_api.cli_views import search_table
+    from connlog.query_api.models import SearchResult
 
     start = since_epoch(since)
     data = cli.ask(lambda api: api.get(paths.SEARCH, q=q, scope=maybe_run(api, run_id), **{"from": start}))
@@ -174,8 +174,8 @@ def sql(
     cli: Cli,
 ) -> None:
     """Ad-hoc read-only SQL: the API's /sql limits (readonly, time, rows) apply here too."""
-    from query_api.cli_views import sql_table
-    from query_api.models import SqlResult
+    from connlog.query_api.cli_views import sql_table
+    from connlog.query_api.models import SqlResult
 
     data = cli.ask(lambda api: api.post(paths.SQL, {"query": query}))
     if cli.as_json:

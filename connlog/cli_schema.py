@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from collector.config import ConfigError
-from collector.schema.migrate import apply_schema, render
-from collector.store import connect
+from connlog.collector.config import ConfigError
+from connlog.collector.schema.migrate import apply_schema, render
+from connlog.collector.store import connect
 from connlog.settings_cli import ClickHouseUrl, Database, DataDir, settings_from
 
 app = typer.Typer(help="Create, migrate and print the ClickHouse schema.", no_args_is_help=True)

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from collector.config import Settings
 from connlog.allinone import AllInOne, Ports
+from connlog.collector.config import Settings
+from connlog.query_api import paths
 from connlog.settings_cli import ClickHouseUrl, Database, DataDir, settings_from
-from query_api import paths
 
 console = Console()
 
@@ -33,7 +33,7 @@ def _wait_for_signal() -> None:
 
 
 def _api_options(settings: Settings, no_auth: bool, printer: Any = None) -> dict[str, Any]:
-    from query_api.auth import api_options_for_cli
+    from connlog.query_api.auth import api_options_for_cli
 
     return api_options_for_cli(settings, no_auth=no_auth, console=printer or console)
 

@@ -32,8 +32,9 @@ import httpx
 import typer
 from rich.console import Console
 
-from collector.config import Settings
-from collector.schema import names as n
+from connlog.collector.config import Settings
+from connlog.collector.schema import names as n
+from connlog.query_api import paths
 from connlog.settings_cli import (
     ApiUrl,
     ClickHouseUrl,
@@ -45,7 +46,6 @@ from connlog.settings_cli import (
     Token,
     settings_from,
 )
-from query_api import paths
 
 T = TypeVar("T")
 DEFAULT_API_URL = "http://127.0.0.1:8080"  # where `connlog serve` listens by default
@@ -194,8 +194,8 @@ def check_embedded(settings: Settings, target: Target) -> None:
 
 def check_schema(settings: Settings, target: Target) -> None:
     """Open the store and make sure the connlog schema exists in the chosen database."""
-    from collector.schema.migrate import LATEST_VERSION, applied_versions
-    from collector.store import connect
+    from connlog.collector.schema.migrate import LATEST_VERSION, applied_versions
+    from connlog.collector.store import connect
 
     try:
         client = connect(settings)
@@ -261,7 +261,7 @@ def local_cursor_secret(data_dir: Path) -> None:
     import os
     import secrets
 
-    from query_api import cursor
+    from connlog.query_api import cursor
 
     if os.environ.get(cursor.ENV_CURSOR_SECRET):
         cursor.configure(None)
@@ -289,8 +289,8 @@ def open_api(target: Target) -> Iterator[Api]:
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    from query_api.app import create_app
-    from query_api.auth import AuthConfig
+    from connlog.query_api.app import create_app
+    from connlog.query_api.auth import AuthConfig
 
     settings = settings_from(target.clickhouse_url, target.data_dir, target.database)
     check_embedded(settings, target)
@@ -317,7 +317,7 @@ class Cli:
 
     def ask(self, question: Callable[[Api], T]) -> T:
         """Run `question` against the API; every failure exits 1 with one clear line."""
-        quiet = logging.getLogger("query_api")
+        quiet = logging.getLogger("connlog.query_api")
         level = quiet.level
         if not self.debug:
             quiet.setLevel(logging.CRITICAL + 1)

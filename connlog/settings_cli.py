@@ -12,7 +12,7 @@ from typing import Annotated, Final
 
 import typer
 
-from collector.config import ConfigError, Retention, Settings
+from connlog.collector.config import ConfigError, Retention, Settings
 
 ENV_API_URL: Final = "CONNLOG_API_URL"
 ENV_API_KEY: Final = "CONNLOG_API_KEY"

@@ -1,4 +1,4 @@
-"""The Grafana dashboards, defined in Python and written out as JSON (`python -m dashboards.build`).
+"""The Grafana dashboards, defined in Python and written out as JSON (`python -m connlog.dashboards.build`).
 
 Why generate: every table and column a query names comes from `collector.schema.names`, every
 attribute key from `instrumentation.semconv`, and every derived concept (run status, failed
@@ -27,8 +27,8 @@ import json
 from pathlib import Path
 from typing import Final
 
-from collector.schema import names as n
-from collector.schema.concepts import (
+from connlog.collector.schema import names as n
+from connlog.collector.schema.concepts import (
     CALL_ROLES_SQL,
     COUNTER_COLUMNS,
     FAILED_CALL,
@@ -36,10 +36,10 @@ from collector.schema.concepts import (
     RUN_STATUS,
     run_state,
 )
-from dashboards import layout
-from dashboards.layout import JSON
-from dashboards.plugin import DATASOURCE_TYPE, DATASOURCE_UID
-from instrumentation import semconv as sc
+from connlog.dashboards import layout
+from connlog.dashboards.layout import JSON
+from connlog.dashboards.plugin import DATASOURCE_TYPE, DATASOURCE_UID
+from connlog.instrumentation import semconv as sc
 
 __all__ = [
     "DASHBOARDS",

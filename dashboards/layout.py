@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from dashboards import plugin
+from connlog.dashboards import plugin
 
 JSON = dict[str, Any]
 

@@ -23,9 +23,9 @@ from typing import Any, Final, Literal
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
-from collector.schema import names as n
-from dashboards.build import DASHBOARD_DIR, load_all
-from dashboards.plugin import DATASOURCE_TYPE, DATASOURCE_UID, PLUGIN_VERSION
+from connlog.collector.schema import names as n
+from connlog.dashboards.build import DASHBOARD_DIR, load_all
+from connlog.dashboards.plugin import DATASOURCE_TYPE, DATASOURCE_UID, PLUGIN_VERSION
 
 JSON = dict[str, Any]
 Action = Literal["created", "updated", "unchanged"]

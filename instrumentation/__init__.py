@@ -1,7 +1,6 @@
 """connlog instrumentation SDK: one `init()`, then `run` / `step` / `page` / `entity`.
 
-    import instrumentation as cl
-
+    import connlog as cl
     handle = cl.init(connector="hubspot", version="1.4.0", environment="prod", tenant="acme",
                      secrets=[api_key])
     with cl.run(sync_type="incremental", trigger="schedule", job_id="job-42") as r:
@@ -14,13 +13,13 @@ Nothing here raises into the connector after `init()` returned, and nothing bloc
 the collector. See `docs/semconv.md` for every attribute written.
 """
 
-from instrumentation._init import ExportStats, Handle, Settings, active_handle, init
-from instrumentation.asgi import ConnlogASGIMiddleware, instrument_asgi
-from instrumentation.causes import cause_for_exception, cause_for_status
-from instrumentation.model import count, current_span, entity, operation, page, run, step, wrap
-from instrumentation.redaction import RedactionConfig, Redactor
-from instrumentation.safe_export import SignalStats
-from instrumentation.semconv import (
+from connlog.instrumentation._init import ExportStats, Handle, Settings, active_handle, init
+from connlog.instrumentation.asgi import ConnlogASGIMiddleware, instrument_asgi
+from connlog.instrumentation.causes import cause_for_exception, cause_for_status
+from connlog.instrumentation.model import count, current_span, entity, operation, page, run, step, wrap
+from connlog.instrumentation.redaction import RedactionConfig, Redactor
+from connlog.instrumentation.safe_export import SignalStats
+from connlog.instrumentation.semconv import (
     Counter,
     EntityAction,
     FailureCause,

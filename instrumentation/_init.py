@@ -34,16 +34,16 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import NoOpTracer, Tracer
 
-from instrumentation.export_redaction import SpanRedactor
-from instrumentation.redaction import RedactionConfig, Redactor
-from instrumentation.safe_export import (
+from connlog.instrumentation.export_redaction import SpanRedactor
+from connlog.instrumentation.redaction import RedactionConfig, Redactor
+from connlog.instrumentation.safe_export import (
     CountingLogProcessor,
     CountingSpanProcessor,
     SafeLogExporter,
     SafeSpanExporter,
     SignalStats,
 )
-from instrumentation.semconv import (
+from connlog.instrumentation.semconv import (
     CONNECTOR_NAME,
     CONNECTOR_TENANT,
     DEPLOYMENT_ENVIRONMENT,
@@ -52,7 +52,7 @@ from instrumentation.semconv import (
     SERVICE_NAME,
     SERVICE_VERSION,
 )
-from instrumentation.spool import (
+from connlog.instrumentation.spool import (
     DEFAULT_MAX_BYTES,
     Sender,
     Spool,
@@ -242,7 +242,7 @@ class Handle:
         if self._closed:
             return
         if self.settings.capture_stdio:
-            from instrumentation import stdio
+            from connlog.instrumentation import stdio
 
             stdio.flush()
         self.flush(timeout_millis)
@@ -461,7 +461,13 @@ def init(
             current.shutdown()
         handle = Handle(settings, span_exporter, log_exporter)
         _active = handle
-        from instrumentation import aiohttp_capture, httpx_capture, logging_bridge, stdio, urllib3_capture
+        from connlog.instrumentation import (
+            aiohttp_capture,
+            httpx_capture,
+            logging_bridge,
+            stdio,
+            urllib3_capture,
+        )
 
         httpx_capture.install()
         urllib3_capture.install()  # requests sits on urllib3: recorded there, once

@@ -26,8 +26,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-from instrumentation._init import Handle
-from instrumentation.http_call import HttpCall, internal, should_record
+from connlog.instrumentation._init import Handle
+from connlog.instrumentation.http_call import HttpCall, internal, should_record
 
 _CALL_ATTR = "_connlog_call"
 _MAX_STREAMS = 10_000

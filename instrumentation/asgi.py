@@ -20,11 +20,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from instrumentation._init import active_handle
-from instrumentation.causes import cause_for_exception, cause_for_status
-from instrumentation.httpx_capture import url_template
-from instrumentation.payload import BodyCapture, body_attributes, header_attributes
-from instrumentation.semconv import (
+from connlog.instrumentation._init import active_handle
+from connlog.instrumentation.causes import cause_for_exception, cause_for_status
+from connlog.instrumentation.httpx_capture import url_template
+from connlog.instrumentation.payload import BodyCapture, body_attributes, header_attributes
+from connlog.instrumentation.semconv import (
     CLIENT_ADDRESS,
     ERROR_TYPE,
     FAILURE_CAUSE,

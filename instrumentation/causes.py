@@ -29,7 +29,7 @@ import socket
 import sys
 from typing import Any
 
-from instrumentation.semconv import FailureCause
+from connlog.instrumentation.semconv import FailureCause
 
 # Exceptions that mean "the data did not have the shape we expected". They only count as
 # shape_mismatch when raised after a successful response inside a page or entity (see

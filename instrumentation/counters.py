@@ -14,7 +14,7 @@ import threading
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from instrumentation.semconv import ERROR_COUNT, RATE_LIMITED, Counter, Role, count_key
+from connlog.instrumentation.semconv import ERROR_COUNT, RATE_LIMITED, Counter, Role, count_key
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span

@@ -26,8 +26,8 @@ from typing import Any, Final
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import Status
 
-from instrumentation.redaction import Redactor
-from instrumentation.semconv import (
+from connlog.instrumentation.redaction import Redactor
+from connlog.instrumentation.semconv import (
     HTTP_REQUEST_BODY,
     HTTP_REQUEST_HEADER_PREFIX,
     HTTP_RESPONSE_BODY,

@@ -34,12 +34,12 @@ from opentelemetry import trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from instrumentation._init import Handle, active_handle
-from instrumentation.causes import cause_for_exception, cause_for_status
-from instrumentation.counters import Node, current_node
-from instrumentation.payload import BodyCapture, body_attributes, header_attributes
-from instrumentation.ratelimit import ratelimit_attributes
-from instrumentation.semconv import (
+from connlog.instrumentation._init import Handle, active_handle
+from connlog.instrumentation.causes import cause_for_exception, cause_for_status
+from connlog.instrumentation.counters import Node, current_node
+from connlog.instrumentation.payload import BodyCapture, body_attributes, header_attributes
+from connlog.instrumentation.ratelimit import ratelimit_attributes
+from connlog.instrumentation.semconv import (
     ERROR_TYPE,
     FAILURE_CAUSE,
     HTTP_DIRECTION,

@@ -29,9 +29,9 @@ from typing import Any
 
 import httpx
 
-from instrumentation._init import Handle
-from instrumentation.http_call import HttpCall, internal, should_record, url_template
-from instrumentation.payload import BodyCapture
+from connlog.instrumentation._init import Handle
+from connlog.instrumentation.http_call import HttpCall, internal, should_record, url_template
+from connlog.instrumentation.payload import BodyCapture
 
 __all__ = ["install", "uninstall", "url_template"]
 

@@ -25,8 +25,8 @@ from typing import Any
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import get_current
 
-from instrumentation._init import active_handle
-from instrumentation.semconv import (
+from connlog.instrumentation._init import active_handle
+from connlog.instrumentation.semconv import (
     EXCEPTION_MESSAGE,
     EXCEPTION_STACKTRACE,
     EXCEPTION_TYPE,

@@ -38,10 +38,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from instrumentation._init import Handle, active_handle
-from instrumentation.causes import cause_for_exception, cause_for_status, evidence_of
-from instrumentation.counters import Node, current_node, nearest_aggregating
-from instrumentation.semconv import (
+from connlog.instrumentation._init import Handle, active_handle
+from connlog.instrumentation.causes import cause_for_exception, cause_for_status, evidence_of
+from connlog.instrumentation.counters import Node, current_node, nearest_aggregating
+from connlog.instrumentation.semconv import (
     ACTION_COUNTER,
     CONNECTOR_TENANT,
     ENDUSER_ID,

@@ -14,8 +14,8 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from instrumentation.redaction import Redactor
-from instrumentation.semconv import (
+from connlog.instrumentation.redaction import Redactor
+from connlog.instrumentation.semconv import (
     HTTP_REQUEST_BODY,
     HTTP_REQUEST_BODY_SIZE,
     HTTP_REQUEST_BODY_TRUNCATED,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
-from instrumentation.semconv import RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, RETRY_AFTER
+from connlog.instrumentation.semconv import RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, RETRY_AFTER
 
 # A reset larger than this is a Unix timestamp rather than a delay (≈ 2001-09-09).
 _EPOCH_THRESHOLD = 1_000_000_000

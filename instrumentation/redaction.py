@@ -47,7 +47,7 @@ from functools import lru_cache
 from typing import Final
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
 
-from instrumentation.semconv import REDACTED_PREFIX, redacted
+from connlog.instrumentation.semconv import REDACTED_PREFIX, redacted
 
 # Header names always redacted (exact, lower-case), whatever the patterns say.
 ALWAYS_REDACTED_HEADERS: Final[frozenset[str]] = frozenset(

@@ -39,8 +39,8 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from instrumentation.export_redaction import SpanRedactor
-from instrumentation.spool import Spool
+from connlog.instrumentation.export_redaction import SpanRedactor
+from connlog.instrumentation.spool import Spool
 
 _log = logging.getLogger("connlog.sdk")
 

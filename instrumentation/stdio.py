@@ -27,8 +27,8 @@ from typing import Any, TextIO
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import get_current
 
-from instrumentation._init import active_handle
-from instrumentation.semconv import LOG_STREAM, STDIO_SCOPE, LogStream
+from connlog.instrumentation._init import active_handle
+from connlog.instrumentation.semconv import LOG_STREAM, STDIO_SCOPE, LogStream
 
 _MAX_LINE = 16 * 1024
 _guard = threading.local()

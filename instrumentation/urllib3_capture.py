@@ -30,8 +30,8 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from instrumentation._init import Handle
-from instrumentation.http_call import DEFAULT_PORTS, HttpCall, internal, should_record
+from connlog.instrumentation._init import Handle
+from connlog.instrumentation.http_call import DEFAULT_PORTS, HttpCall, internal, should_record
 
 _HTTP_VERSIONS = {9: "0.9", 10: "1.0", 11: "1.1", 20: "2", 30: "3"}
 _CALL_ATTR = "_connlog_call"

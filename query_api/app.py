@@ -31,20 +31,20 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector.config import Settings
-from collector.store import connect
-from query_api.auth import AuthConfig
-from query_api.config import ApiSettings
-from query_api.db import ClientFactory, ClientPool, ReadStats, current_stats
-from query_api.errors import ApiError, error_body, field_message, invalid
-from query_api.filters import first_error
-from query_api.paths import API_PREFIX
-from query_api.queries.adhoc import SqlRunner
-from query_api.routes import calls, explore, export, health, runs, sql
-from query_api.routes.deps import AppState, principal
-from query_api.viewer import install as install_viewer
+from connlog.collector.config import Settings
+from connlog.collector.store import connect
+from connlog.query_api.auth import AuthConfig
+from connlog.query_api.config import ApiSettings
+from connlog.query_api.db import ClientFactory, ClientPool, ReadStats, current_stats
+from connlog.query_api.errors import ApiError, error_body, field_message, invalid
+from connlog.query_api.filters import first_error
+from connlog.query_api.paths import API_PREFIX
+from connlog.query_api.queries.adhoc import SqlRunner
+from connlog.query_api.routes import calls, explore, export, health, runs, sql
+from connlog.query_api.routes.deps import AppState, principal
+from connlog.query_api.viewer import install as install_viewer
 
-log = logging.getLogger("query_api")
+log = logging.getLogger("connlog.query_api")
 
 ENV_API_DOCS: Final = "CONNLOG_API_DOCS"
 

@@ -31,8 +31,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from query_api.errors import ApiError
-from query_api.scope import Scope
+from connlog.query_api.errors import ApiError
+from connlog.query_api.scope import Scope
 
 ENV_API_KEYS: Final = "CONNLOG_API_KEYS"
 ENV_API_KEYS_FILE: Final = "CONNLOG_API_KEYS_FILE"

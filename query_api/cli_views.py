@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from instrumentation import semconv as sc
-from query_api.models import (
+from connlog.instrumentation import semconv as sc
+from connlog.query_api.models import (
     CallDetail,
     CallRow,
     EntityRow,

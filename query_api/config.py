@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Final
 
-from query_api.queries.adhoc import SqlLimits
-from query_api.queries.common import DEFAULT_WINDOW_NS
+from connlog.query_api.queries.adhoc import SqlLimits
+from connlog.query_api.queries.common import DEFAULT_WINDOW_NS
 
 # The operator's export row cap: no export of any format or role holds more rows.
 ENV_EXPORT_MAX_ROWS: Final = "CONNLOG_EXPORT_MAX_ROWS"

@@ -24,7 +24,7 @@ import os
 import secrets
 from typing import Any, Final
 
-from query_api.errors import invalid
+from connlog.query_api.errors import invalid
 
 ENV_CURSOR_SECRET: Final = "CONNLOG_CURSOR_SECRET"  # noqa: S105 - a variable name, not a secret
 FIELD: Final = "cursor"

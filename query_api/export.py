@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from query_api.models import CallRow, LogRow, RunSummary
+from connlog.query_api.models import CallRow, LogRow, RunSummary
 
 Row = list[str]
 

@@ -27,18 +27,18 @@ from typing import Annotated, Any, Protocol
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from instrumentation import semconv as sc
-from query_api import cursor
-from query_api.errors import ApiError
-from query_api.queries.calls import CallFilters
-from query_api.queries.common import DEFAULT_PAGE, MAX_PAGE, TimeRange, span_id, trace_id
-from query_api.queries.entities import EntityFilters
-from query_api.queries.faults import FaultFilters
-from query_api.queries.logs import LogFilters
-from query_api.queries.runs import RunFilters
-from query_api.queries.severity import threshold
-from query_api.queries.status_filter import StatusFilter
-from query_api.timeutil import parse_instant
+from connlog.instrumentation import semconv as sc
+from connlog.query_api import cursor
+from connlog.query_api.errors import ApiError
+from connlog.query_api.queries.calls import CallFilters
+from connlog.query_api.queries.common import DEFAULT_PAGE, MAX_PAGE, TimeRange, span_id, trace_id
+from connlog.query_api.queries.entities import EntityFilters
+from connlog.query_api.queries.faults import FaultFilters
+from connlog.query_api.queries.logs import LogFilters
+from connlog.query_api.queries.runs import RunFilters
+from connlog.query_api.queries.severity import threshold
+from connlog.query_api.queries.status_filter import StatusFilter
+from connlog.query_api.timeutil import parse_instant
 
 MAX_TEXT = 500  # free-text filters (names, ids, URL fragments)
 MAX_DURATION_MS = 1e12  # ~31 years

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collector.schema import names as n
-from query_api.sqlbuild import Conditions
+from connlog.collector.schema import names as n
+from connlog.query_api.sqlbuild import Conditions
 
 
 @dataclass(frozen=True)

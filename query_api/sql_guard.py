@@ -37,8 +37,8 @@ from typing import Final
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from collector.schema import names as n
-from query_api.errors import ApiError, bad_request
+from connlog.collector.schema import names as n
+from connlog.query_api.errors import ApiError, bad_request
 
 # The tables analysts query (the storage tables; the ingest tables are always empty).
 ALLOWED_TABLES: Final[frozenset[str]] = frozenset(

@@ -15,6 +15,8 @@ Fixtures (all function-scoped unless noted):
 - `pipeline_factory`: `make(options=None, sink_factory=None, transform=None) -> Pipeline`
   for tests that need non-default collector options (tiny queues, slow sinks, redaction);
   every pipeline it made is stopped after the test.
+- `api` (session): an `ApiEnv` (`tests/api_env.py`): the query API app (TestClient) on a
+  dataset of `connlog.datagen` runs sent through the real collector, with what was sent.
 
 `Pipeline` (type: `from tests.pipeline import Pipeline, PipelineFactory`) attributes:
 `.http_endpoint` ("http://127.0.0.1:PORT"), `.grpc_endpoint` ("127.0.0.1:PORT"), `.client` (Client on `.database`), `.database`, `.settings`
@@ -33,13 +35,18 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from fastapi.testclient import TestClient
 
-from collector.batch import BatchTransform
-from collector.config import Settings
-from collector.options import CollectorOptions
-from collector.schema.migrate import apply_schema
-from collector.server import CollectorServer, SinkFactory
-from collector.store import connect
+from connlog import datagen
+from connlog.collector.batch import BatchTransform
+from connlog.collector.config import Settings
+from connlog.collector.options import CollectorOptions
+from connlog.collector.schema.migrate import apply_schema
+from connlog.collector.server import CollectorServer, SinkFactory
+from connlog.collector.store import connect
+from connlog.query_api.app import create_app
+from connlog.query_api.timeutil import NS, now_ns
+from tests.api_env import ApiEnv, Sent, _auth
 from tests.pipeline import Pipeline, PipelineFactory
 
 
@@ -103,3 +110,29 @@ def pipeline_factory(base_settings: Settings) -> Iterator[PipelineFactory]:
 @pytest.fixture
 def pipeline(pipeline_factory: PipelineFactory) -> Pipeline:
     return pipeline_factory()
+
+
+@pytest.fixture(scope="session")
+def api(base_settings: Settings) -> Iterator[ApiEnv]:
+    """The query API on a dataset sent through the real collector, built once per session."""
+    settings = replace(base_settings, database=f"api_{uuid.uuid4().hex[:8]}")
+    ch = connect(settings)
+    apply_schema(ch, settings)
+    server = CollectorServer(
+        settings, http_port=0, grpc_port=0, options=CollectorOptions(batch_max_delay_s=0.1)
+    )
+    server.start()
+    end = (now_ns() // (60 * NS)) * 60 * NS  # within retention, whole minutes
+    ds = datagen.generate(seed=11, runs=30, end_ns=end, span_days=2.0, running=2)
+    try:
+        datagen.send(ds, server.http_endpoint)
+        assert server.flush(30)
+    finally:
+        server.stop()
+    sent = Sent.of(ds)
+    start = min(s.start_ns for s in sent.spans.values())
+    app = create_app(settings, auth=_auth())
+    with TestClient(app, raise_server_exceptions=False) as tc:
+        yield ApiEnv(tc, sent, settings, start, end)
+    ch.command(f"DROP DATABASE IF EXISTS {settings.database} SYNC")
+    ch.close()

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-from collector.config import Settings
-from collector.server import CollectorServer
+from connlog.collector.config import Settings
+from connlog.collector.server import CollectorServer
 
 
 @dataclass

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from collector.schema import names as n
-from instrumentation import semconv as sc
+from connlog.collector.schema import names as n
+from connlog.instrumentation import semconv as sc
 
 __all__ = [
     "CALL_ROLES",

@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from collector.config import Retention, Settings
-from collector.schema import names as n
-from collector.store import check_identifier
+from connlog.collector.config import Retention, Settings
+from connlog.collector.schema import names as n
+from connlog.collector.store import check_identifier
 
 HOT_CODEC: Final = "ZSTD(1)"
 COLD_CODEC: Final = "ZSTD(9)"

@@ -13,10 +13,10 @@ import re
 
 from clickhouse_connect.driver.client import Client
 
-from collector.config import Settings
-from collector.schema import ddl
-from collector.schema import names as n
-from collector.schema.templates import MigrationFile, load_migrations
+from connlog.collector.config import Settings
+from connlog.collector.schema import ddl
+from connlog.collector.schema import names as n
+from connlog.collector.schema.templates import MigrationFile, load_migrations
 
 Migration = MigrationFile
 MIGRATIONS: tuple[MigrationFile, ...] = load_migrations()

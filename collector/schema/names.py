@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from instrumentation import semconv as sc
+from connlog.instrumentation import semconv as sc
 
 # --------------------------------------------------------------------------- tables
 # Landing tables (Null engine): the exporter's INSERT shape. Materialized views fan

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-from collector.config import Settings
-from collector.schema.ddl import STORAGE_TABLES, Target, target_of
+from connlog.collector.config import Settings
+from connlog.collector.schema.ddl import STORAGE_TABLES, Target, target_of
 
 __all__ = ["MigrationFile", "load_migrations", "render"]
 
@@ -59,7 +59,7 @@ class MigrationFile:
 
 def load_migrations() -> tuple[MigrationFile, ...]:
     """Every `migrations/NNNN_*.sql`, in order; versions must be 1, 2, 3… without gaps."""
-    folder = resources.files("collector.schema").joinpath("migrations")
+    folder = resources.files("connlog.collector.schema").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         match = _FILE.match(entry.name)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-import instrumentation as cl
+import connlog as cl
 from connlog.demo.fake_api import BILLING_API_KEY, COMPANIES, GOOD_TOKEN
 
 log = logging.getLogger("connlog.demo.connectors")
@@ -175,7 +175,7 @@ def webhooks(target: Target) -> None:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from collector.http_thread import ThreadedServer
+    from connlog.collector.http_thread import ThreadedServer
 
     async def receive(request: Request) -> Response:
         event = await request.json()

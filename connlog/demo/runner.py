@@ -20,15 +20,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from collector.config import Settings
-from collector.http_thread import ThreadedServer
-from collector.schema import names as n
-from collector.store import connect
 from connlog.allinone import AllInOne, Ports
+from connlog.collector.config import Settings
+from connlog.collector.http_thread import ThreadedServer
+from connlog.collector.schema import names as n
+from connlog.collector.store import connect
 from connlog.demo import fake_api
 from connlog.demo.connectors import BACKGROUND_CONNECTORS, READY, SAMPLE_CONNECTORS
-from instrumentation import semconv as sc
-from query_api import paths
+from connlog.instrumentation import semconv as sc
+from connlog.query_api import paths
 
 MARKER = ".connlog-demo"  # only directories carrying this marker are ever wiped
 

@@ -40,9 +40,9 @@ from uuid import UUID
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from query_api.errors import ApiError, bad_request
-from query_api.models import SqlColumn, SqlResult, SqlStats
-from query_api.sql_guard import FunctionPolicy, SqlGuard, clean_error
+from connlog.query_api.errors import ApiError, bad_request
+from connlog.query_api.models import SqlColumn, SqlResult, SqlStats
+from connlog.query_api.sql_guard import FunctionPolicy, SqlGuard, clean_error
 
 MAX_QUERY_CHARS: Final = 100_000
 Truncation = Literal["rows", "bytes"]

@@ -14,19 +14,19 @@ from typing import Any, Final
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from collector.schema.concepts import SPAN_STATUS
-from instrumentation import semconv as sc
-from query_api import cursor as cur
-from query_api.db import fetch
-from query_api.errors import not_found
-from query_api.models import CallDetail, CallRequest, CallResponse, CallRow, Page, Timing, TriggeredBy
-from query_api.queries.common import DEFAULT_PAGE, TimeRange, TraceBounds, attr, trace_bounds
-from query_api.queries.status_filter import StatusFilter
-from query_api.queries.tree import run_tree
-from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, Params, like_contains, ns_expr, ts_param
-from query_api.timeutil import NS, iso, ms
+from connlog.collector.schema import names as n
+from connlog.collector.schema.concepts import SPAN_STATUS
+from connlog.instrumentation import semconv as sc
+from connlog.query_api import cursor as cur
+from connlog.query_api.db import fetch
+from connlog.query_api.errors import not_found
+from connlog.query_api.models import CallDetail, CallRequest, CallResponse, CallRow, Page, Timing, TriggeredBy
+from connlog.query_api.queries.common import DEFAULT_PAGE, TimeRange, TraceBounds, attr, trace_bounds
+from connlog.query_api.queries.status_filter import StatusFilter
+from connlog.query_api.queries.tree import run_tree
+from connlog.query_api.scope import Scope
+from connlog.query_api.sqlbuild import Conditions, Params, like_contains, ns_expr, ts_param
+from connlog.query_api.timeutil import NS, iso, ms
 
 CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
 ENTITY_LOOKUP_CAP = 1000  # entity spans followed for an `entity` filter

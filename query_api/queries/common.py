@@ -13,13 +13,13 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from instrumentation import semconv as sc
-from query_api.db import fetch
-from query_api.errors import invalid, not_found
-from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, Params, ts_param
-from query_api.timeutil import NS, now_ns
+from connlog.collector.schema import names as n
+from connlog.instrumentation import semconv as sc
+from connlog.query_api.db import fetch
+from connlog.query_api.errors import invalid, not_found
+from connlog.query_api.scope import Scope
+from connlog.query_api.sqlbuild import Conditions, Params, ts_param
+from connlog.query_api.timeutil import NS, now_ns
 
 DEFAULT_WINDOW_NS = 24 * 3600 * NS  # lists without `from` look at the last 24 hours
 MAX_PAGE = 500

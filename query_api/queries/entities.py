@@ -11,16 +11,16 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from collector.schema.concepts import SPAN_STATUS
-from instrumentation import semconv as sc
-from query_api import cursor as cur
-from query_api.db import fetch
-from query_api.models import EntityRow, Page
-from query_api.queries.common import DEFAULT_PAGE, attr, within_trace
-from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, ns_expr
-from query_api.timeutil import iso, ms
+from connlog.collector.schema import names as n
+from connlog.collector.schema.concepts import SPAN_STATUS
+from connlog.instrumentation import semconv as sc
+from connlog.query_api import cursor as cur
+from connlog.query_api.db import fetch
+from connlog.query_api.models import EntityRow, Page
+from connlog.query_api.queries.common import DEFAULT_PAGE, attr, within_trace
+from connlog.query_api.scope import Scope
+from connlog.query_api.sqlbuild import Conditions, ns_expr
+from connlog.query_api.timeutil import iso, ms
 
 
 @dataclass(frozen=True)

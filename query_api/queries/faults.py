@@ -15,17 +15,17 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from collector.schema.concepts import FAILED_CALL
-from instrumentation import semconv as sc
-from query_api import cursor as cur
-from query_api.db import fetch
-from query_api.models import Fault, FaultGroups, FaultPage, GroupCount
-from query_api.queries.common import DEFAULT_PAGE, TimeRange, TraceBounds
-from query_api.queries.status_filter import StatusFilter
-from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, Params
-from query_api.timeutil import iso
+from connlog.collector.schema import names as n
+from connlog.collector.schema.concepts import FAILED_CALL
+from connlog.instrumentation import semconv as sc
+from connlog.query_api import cursor as cur
+from connlog.query_api.db import fetch
+from connlog.query_api.models import Fault, FaultGroups, FaultPage, GroupCount
+from connlog.query_api.queries.common import DEFAULT_PAGE, TimeRange, TraceBounds
+from connlog.query_api.queries.status_filter import StatusFilter
+from connlog.query_api.scope import Scope
+from connlog.query_api.sqlbuild import Conditions, Params
+from connlog.query_api.timeutil import iso
 
 SHORT_MESSAGE = 65
 

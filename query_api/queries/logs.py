@@ -11,16 +11,16 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from instrumentation import semconv as sc
-from query_api import cursor as cur
-from query_api import paths
-from query_api.db import fetch
-from query_api.models import LogRow, Page
-from query_api.queries.common import DEFAULT_PAGE, TimeRange
-from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, Params, like_contains, ns_expr
-from query_api.timeutil import iso
+from connlog.collector.schema import names as n
+from connlog.instrumentation import semconv as sc
+from connlog.query_api import cursor as cur
+from connlog.query_api import paths
+from connlog.query_api.db import fetch
+from connlog.query_api.models import LogRow, Page
+from connlog.query_api.queries.common import DEFAULT_PAGE, TimeRange
+from connlog.query_api.scope import Scope
+from connlog.query_api.sqlbuild import Conditions, Params, like_contains, ns_expr
+from connlog.query_api.timeutil import iso
 
 
 @dataclass(frozen=True)

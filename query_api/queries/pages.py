@@ -12,13 +12,13 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from collector.schema.concepts import SPAN_STATUS
-from instrumentation import semconv as sc
-from query_api import cursor as cur
-from query_api.db import fetch
-from query_api.models import Counters, Page, PageRow
-from query_api.queries.common import (
+from connlog.collector.schema import names as n
+from connlog.collector.schema.concepts import SPAN_STATUS
+from connlog.instrumentation import semconv as sc
+from connlog.query_api import cursor as cur
+from connlog.query_api.db import fetch
+from connlog.query_api.models import Counters, Page, PageRow
+from connlog.query_api.queries.common import (
     DEFAULT_PAGE,
     TraceBounds,
     attr,
@@ -26,9 +26,9 @@ from query_api.queries.common import (
     counters_of,
     within_trace,
 )
-from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, Params, ns_expr
-from query_api.timeutil import iso, ms
+from connlog.query_api.scope import Scope
+from connlog.query_api.sqlbuild import Conditions, Params, ns_expr
+from connlog.query_api.timeutil import iso, ms
 
 _CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from collector.schema.concepts import (
+from connlog.collector.schema import names as n
+from connlog.collector.schema.concepts import (
     COUNTER_COLUMNS,
     FAILED_CALL,
     HAS_FAILURES,
@@ -25,12 +25,12 @@ from collector.schema.concepts import (
     SPAN_STATUS,
     run_state,
 )
-from instrumentation import semconv as sc
-from query_api import cursor as cur
-from query_api.db import fetch
-from query_api.errors import not_found
-from query_api.models import Counters, Fault, Page, RunDetail, RunSummary, StepRow
-from query_api.queries.common import (
+from connlog.instrumentation import semconv as sc
+from connlog.query_api import cursor as cur
+from connlog.query_api.db import fetch
+from connlog.query_api.errors import not_found
+from connlog.query_api.models import Counters, Fault, Page, RunDetail, RunSummary, StepRow
+from connlog.query_api.queries.common import (
     DEFAULT_PAGE,
     TimeRange,
     TraceBounds,
@@ -38,10 +38,10 @@ from query_api.queries.common import (
     counter_exprs,
     counters_of,
 )
-from query_api.queries.faults import call_owners, fault_row, payload_headers, roots_of_trace_sql
-from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, Params, ns_expr
-from query_api.timeutil import NS, iso, ms
+from connlog.query_api.queries.faults import call_owners, fault_row, payload_headers, roots_of_trace_sql
+from connlog.query_api.scope import Scope
+from connlog.query_api.sqlbuild import Conditions, Params, ns_expr
+from connlog.query_api.timeutil import NS, iso, ms
 
 RUNNING = sc.RunStatus.RUNNING.value
 

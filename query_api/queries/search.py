@@ -17,16 +17,16 @@ from collections import defaultdict
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from instrumentation import semconv as sc
-from query_api.db import fetch
-from query_api.errors import invalid
-from query_api.models import RunHit, SearchResult, SpanHit
-from query_api.queries.common import TimeRange, is_trace_id, trace_bounds, within_trace
-from query_api.queries.runs import RunFilters, list_runs
-from query_api.scope import Scope
-from query_api.sqlbuild import Conditions, Params, like_contains, ns_expr
-from query_api.timeutil import NS, iso
+from connlog.collector.schema import names as n
+from connlog.instrumentation import semconv as sc
+from connlog.query_api.db import fetch
+from connlog.query_api.errors import invalid
+from connlog.query_api.models import RunHit, SearchResult, SpanHit
+from connlog.query_api.queries.common import TimeRange, is_trace_id, trace_bounds, within_trace
+from connlog.query_api.queries.runs import RunFilters, list_runs
+from connlog.query_api.scope import Scope
+from connlog.query_api.sqlbuild import Conditions, Params, like_contains, ns_expr
+from connlog.query_api.timeutil import NS, iso
 
 MAX_RUNS = 200
 MIN_FRAGMENT = 3  # the ngram index has n=3: shorter URL fragments would scan

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from query_api.errors import invalid
+from connlog.query_api.errors import invalid
 
 # syslog level -> lowest OTel SeverityNumber of that level.
 SYSLOG_TO_OTEL: dict[int, int] = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from query_api.errors import invalid
-from query_api.sqlbuild import Conditions
+from connlog.query_api.errors import invalid
+from connlog.query_api.sqlbuild import Conditions
 
 _EXACT = re.compile(r"^\d{1,3}$")
 _RANGE = re.compile(r"^(\d{1,3})\s*-\s*(\d{1,3})$")

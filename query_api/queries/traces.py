@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from collector.schema.concepts import SPAN_STATUS
-from query_api.db import fetch
-from query_api.errors import not_found
-from query_api.models import Trace, TraceSpan
-from query_api.queries.common import within_trace
-from query_api.scope import Scope
-from query_api.sqlbuild import ns_expr
-from query_api.timeutil import iso, ms
+from connlog.collector.schema import names as n
+from connlog.collector.schema.concepts import SPAN_STATUS
+from connlog.query_api.db import fetch
+from connlog.query_api.errors import not_found
+from connlog.query_api.models import Trace, TraceSpan
+from connlog.query_api.queries.common import within_trace
+from connlog.query_api.scope import Scope
+from connlog.query_api.sqlbuild import ns_expr
+from connlog.query_api.timeutil import iso, ms
 
 MAX_SPANS = 20_000  # a waterfall beyond this is unreadable; the rest is cut
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-from collector.schema import names as n
-from instrumentation import semconv as sc
-from query_api.db import fetch
-from query_api.queries.common import TraceBounds, attr
-from query_api.sqlbuild import Conditions, Params
+from connlog.collector.schema import names as n
+from connlog.instrumentation import semconv as sc
+from connlog.query_api.db import fetch
+from connlog.query_api.queries.common import TraceBounds, attr
+from connlog.query_api.sqlbuild import Conditions, Params
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from query_api import paths
-from query_api.models import CallDetail, CallRow, Page
-from query_api.queries.calls import CallFilters, get_call, list_calls
-from query_api.queries.common import span_id, trace_id
-from query_api.routes.deps import Caller, Db, SpanIdPath, call_filters
+from connlog.query_api import paths
+from connlog.query_api.models import CallDetail, CallRow, Page
+from connlog.query_api.queries.calls import CallFilters, get_call, list_calls
+from connlog.query_api.queries.common import span_id, trace_id
+from connlog.query_api.routes.deps import Caller, Db, SpanIdPath, call_filters
 
 router = APIRouter(tags=["calls"])
 

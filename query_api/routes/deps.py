@@ -16,11 +16,11 @@ from clickhouse_connect.driver.client import Client
 from fastapi import Depends, Header, Path, Query, Request
 from pydantic import ConfigDict
 
-from query_api.auth import AuthConfig, Principal
-from query_api.config import ApiSettings
-from query_api.db import ClientPool
-from query_api.errors import ApiError
-from query_api.filters import (
+from connlog.query_api.auth import AuthConfig, Principal
+from connlog.query_api.config import ApiSettings
+from connlog.query_api.db import ClientPool
+from connlog.query_api.errors import ApiError
+from connlog.query_api.filters import (
     CallFilterParams,
     EntityFilterParams,
     FaultFilterParams,
@@ -29,12 +29,12 @@ from query_api.filters import (
     RunFilterParams,
     SearchParams,
 )
-from query_api.queries.adhoc import SqlRunner
-from query_api.queries.calls import CallFilters
-from query_api.queries.common import trace_id
-from query_api.queries.faults import FaultFilters
-from query_api.queries.logs import LogFilters
-from query_api.queries.runs import RunFilters
+from connlog.query_api.queries.adhoc import SqlRunner
+from connlog.query_api.queries.calls import CallFilters
+from connlog.query_api.queries.common import trace_id
+from connlog.query_api.queries.faults import FaultFilters
+from connlog.query_api.queries.logs import LogFilters
+from connlog.query_api.queries.runs import RunFilters
 
 
 @dataclass

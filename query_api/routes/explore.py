@@ -6,14 +6,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from query_api import paths
-from query_api.models import FaultPage, LogRow, Page, SearchResult, Trace
-from query_api.queries.common import trace_id as _trace_id
-from query_api.queries.faults import FaultFilters, list_faults
-from query_api.queries.logs import LogFilters, list_logs
-from query_api.queries.search import search_in_run, search_runs
-from query_api.queries.traces import get_trace
-from query_api.routes.deps import Caller, Db, SearchQuery, TraceIdPath, fault_filters, log_filters, window
+from connlog.query_api import paths
+from connlog.query_api.models import FaultPage, LogRow, Page, SearchResult, Trace
+from connlog.query_api.queries.common import trace_id as _trace_id
+from connlog.query_api.queries.faults import FaultFilters, list_faults
+from connlog.query_api.queries.logs import LogFilters, list_logs
+from connlog.query_api.queries.search import search_in_run, search_runs
+from connlog.query_api.queries.traces import get_trace
+from connlog.query_api.routes.deps import (
+    Caller,
+    Db,
+    SearchQuery,
+    TraceIdPath,
+    fault_filters,
+    log_filters,
+    window,
+)
 
 router = APIRouter()
 

@@ -27,16 +27,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from query_api import paths
-from query_api.auth import Principal
-from query_api.config import ENV_EXPORT_MAX_ROWS, ApiSettings
-from query_api.errors import ApiError, invalid
-from query_api.export import ExportRows, ExportStopped, Stop, csv_bytes, pdf_bytes
-from query_api.queries.calls import CallFilters, list_calls
-from query_api.queries.common import MAX_PAGE
-from query_api.queries.logs import LogFilters, list_logs
-from query_api.queries.runs import RunFilters, list_runs
-from query_api.routes.deps import AppState, Caller, call_filters, log_filters, run_filters, state
+from connlog.query_api import paths
+from connlog.query_api.auth import Principal
+from connlog.query_api.config import ENV_EXPORT_MAX_ROWS, ApiSettings
+from connlog.query_api.errors import ApiError, invalid
+from connlog.query_api.export import ExportRows, ExportStopped, Stop, csv_bytes, pdf_bytes
+from connlog.query_api.queries.calls import CallFilters, list_calls
+from connlog.query_api.queries.common import MAX_PAGE
+from connlog.query_api.queries.logs import LogFilters, list_logs
+from connlog.query_api.queries.runs import RunFilters, list_runs
+from connlog.query_api.routes.deps import AppState, Caller, call_filters, log_filters, run_filters, state
 
 router = APIRouter(tags=["export"])
 

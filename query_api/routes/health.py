@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from collector.schema import names as n
-from query_api import paths
-from query_api.db import fetch
-from query_api.routes.deps import state
+from connlog.collector.schema import names as n
+from connlog.query_api import paths
+from connlog.query_api.db import fetch
+from connlog.query_api.routes.deps import state
 
 router = APIRouter(tags=["health"])
 

@@ -6,13 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from query_api import paths
-from query_api.models import EntityRow, Page, PageRow, RunDetail, RunSummary
-from query_api.queries.common import span_id
-from query_api.queries.entities import list_entities
-from query_api.queries.pages import list_pages
-from query_api.queries.runs import RunFilters, get_run, list_runs
-from query_api.routes.deps import Caller, Db, EntityQuery, PageQuery, SpanIdPath, run_filters, run_id_param
+from connlog.query_api import paths
+from connlog.query_api.models import EntityRow, Page, PageRow, RunDetail, RunSummary
+from connlog.query_api.queries.common import span_id
+from connlog.query_api.queries.entities import list_entities
+from connlog.query_api.queries.pages import list_pages
+from connlog.query_api.queries.runs import RunFilters, get_run, list_runs
+from connlog.query_api.routes.deps import (
+    Caller,
+    Db,
+    EntityQuery,
+    PageQuery,
+    SpanIdPath,
+    run_filters,
+    run_id_param,
+)
 
 router = APIRouter(tags=["runs"])
 

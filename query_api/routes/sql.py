@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from query_api import paths
-from query_api.auth import Principal
-from query_api.errors import ApiError, error_body
-from query_api.models import SqlResult
-from query_api.queries.adhoc import MAX_QUERY_CHARS, SqlBusy
-from query_api.routes.deps import admin, state
+from connlog.query_api import paths
+from connlog.query_api.auth import Principal
+from connlog.query_api.errors import ApiError, error_body
+from connlog.query_api.models import SqlResult
+from connlog.query_api.queries.adhoc import MAX_QUERY_CHARS, SqlBusy
+from connlog.query_api.routes.deps import admin, state
 
 router = APIRouter(tags=["sql"])
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from query_api.viewer import access, routes, views
-from query_api.viewer.render import STATIC, STATIC_PREFIX
-from query_api.viewer.session import SessionStore
+from connlog.query_api.viewer import access, routes, views
+from connlog.query_api.viewer.render import STATIC, STATIC_PREFIX
+from connlog.query_api.viewer.session import SessionStore
 
 __all__ = ["install"]
 

@@ -17,11 +17,11 @@ from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from query_api.auth import ANONYMOUS_ADMIN, Principal
-from query_api.errors import ApiError
-from query_api.routes.deps import AppState
-from query_api.viewer.render import page
-from query_api.viewer.session import (
+from connlog.query_api.auth import ANONYMOUS_ADMIN, Principal
+from connlog.query_api.errors import ApiError
+from connlog.query_api.routes.deps import AppState
+from connlog.query_api.viewer.render import page
+from connlog.query_api.viewer.session import (
     CSRF_COOKIE,
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -31,7 +31,7 @@ from query_api.viewer.session import (
     same_token,
     sign_in,
 )
-from query_api.viewer.urls import HOME, SIGNIN, SIGNOUT
+from connlog.query_api.viewer.urls import HOME, SIGNIN, SIGNOUT
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from instrumentation import semconv as sc
-from query_api.errors import invalid
-from query_api.queries.calls import CallFilters
-from query_api.queries.common import DEFAULT_PAGE, MAX_PAGE, TimeRange, span_id, trace_id
-from query_api.queries.entities import EntityFilters
-from query_api.queries.faults import FaultFilters
-from query_api.queries.logs import LogFilters
-from query_api.queries.runs import RunFilters
-from query_api.queries.severity import threshold
-from query_api.queries.status_filter import StatusFilter
-from query_api.timeutil import NS, parse_instant
+from connlog.instrumentation import semconv as sc
+from connlog.query_api.errors import invalid
+from connlog.query_api.queries.calls import CallFilters
+from connlog.query_api.queries.common import DEFAULT_PAGE, MAX_PAGE, TimeRange, span_id, trace_id
+from connlog.query_api.queries.entities import EntityFilters
+from connlog.query_api.queries.faults import FaultFilters
+from connlog.query_api.queries.logs import LogFilters
+from connlog.query_api.queries.runs import RunFilters
+from connlog.query_api.queries.severity import threshold
+from connlog.query_api.queries.status_filter import StatusFilter
+from connlog.query_api.timeutil import NS, parse_instant
 
 # Time presets of the lists: `range=1h` etc.; `from`/`to` (custom) win over a preset.
 PRESETS: Final[dict[str, int]] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}

@@ -17,8 +17,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from instrumentation import semconv as sc
-from query_api.timeutil import NS, now_ns
+from connlog.instrumentation import semconv as sc
+from connlog.query_api.timeutil import NS, now_ns
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
 STATIC: Final = Path(__file__).parent / "static"

@@ -15,20 +15,20 @@ from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from instrumentation import semconv as sc
-from query_api.auth import Principal
-from query_api.errors import ApiError
-from query_api.models import CallRow, EntityRow
-from query_api.queries.calls import get_call, list_calls
-from query_api.queries.common import MAX_PAGE, TimeRange, span_id, trace_id
-from query_api.queries.entities import EntityFilters, list_entities
-from query_api.queries.pages import list_pages
-from query_api.queries.runs import RunFilters, get_run, list_runs
-from query_api.viewer import params as vp
-from query_api.viewer.access import db as db_client
-from query_api.viewer.access import guarded, state, who
-from query_api.viewer.render import body_view, page
-from query_api.viewer.urls import CALL, CALLS, ENTITY, HOME, PAGE, RUN, RUNS_FRAGMENT, STEP
+from connlog.instrumentation import semconv as sc
+from connlog.query_api.auth import Principal
+from connlog.query_api.errors import ApiError
+from connlog.query_api.models import CallRow, EntityRow
+from connlog.query_api.queries.calls import get_call, list_calls
+from connlog.query_api.queries.common import MAX_PAGE, TimeRange, span_id, trace_id
+from connlog.query_api.queries.entities import EntityFilters, list_entities
+from connlog.query_api.queries.pages import list_pages
+from connlog.query_api.queries.runs import RunFilters, get_run, list_runs
+from connlog.query_api.viewer import params as vp
+from connlog.query_api.viewer.access import db as db_client
+from connlog.query_api.viewer.access import guarded, state, who
+from connlog.query_api.viewer.render import body_view, page
+from connlog.query_api.viewer.urls import CALL, CALLS, ENTITY, HOME, PAGE, RUN, RUNS_FRAGMENT, STEP
 
 router = APIRouter(include_in_schema=False)
 ENTITY_SCAN_CAP: Final = 2000  # entities of a step read to find those of one page

@@ -23,7 +23,7 @@ from typing import Final
 
 from fastapi import Request
 
-from query_api.auth import AuthConfig, Principal
+from connlog.query_api.auth import AuthConfig, Principal
 
 SESSION_COOKIE: Final = "connlog_session"
 CSRF_COOKIE: Final = "connlog_csrf"

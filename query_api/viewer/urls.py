@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from instrumentation.model import VIEWER_RUN_PATH
+from connlog.instrumentation.model import VIEWER_RUN_PATH
 
 HOME: Final = "/"
 SIGNIN: Final = "/signin"

@@ -11,24 +11,24 @@ from typing import Any, Final
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from instrumentation import semconv as sc
-from query_api.auth import Principal
-from query_api.errors import ApiError
-from query_api.models import TraceSpan
-from query_api.queries.calls import list_calls
-from query_api.queries.common import MAX_PAGE, trace_id
-from query_api.queries.faults import list_faults
-from query_api.queries.logs import list_logs
-from query_api.queries.runs import list_runs
-from query_api.queries.search import search_in_run, search_runs
-from query_api.queries.traces import get_trace
-from query_api.timeutil import NS, now_ns
-from query_api.viewer import params as vp
-from query_api.viewer.access import db as db_client
-from query_api.viewer.access import guarded, signin_redirect, state, who
-from query_api.viewer.render import page
-from query_api.viewer.routes import query_of, run_head
-from query_api.viewer.urls import CONNECTORS, EXPORT, FAULTS, HOME, JOBS, LOGS, RUN, SEARCH, TRACE
+from connlog.instrumentation import semconv as sc
+from connlog.query_api.auth import Principal
+from connlog.query_api.errors import ApiError
+from connlog.query_api.models import TraceSpan
+from connlog.query_api.queries.calls import list_calls
+from connlog.query_api.queries.common import MAX_PAGE, trace_id
+from connlog.query_api.queries.faults import list_faults
+from connlog.query_api.queries.logs import list_logs
+from connlog.query_api.queries.runs import list_runs
+from connlog.query_api.queries.search import search_in_run, search_runs
+from connlog.query_api.queries.traces import get_trace
+from connlog.query_api.timeutil import NS, now_ns
+from connlog.query_api.viewer import params as vp
+from connlog.query_api.viewer.access import db as db_client
+from connlog.query_api.viewer.access import guarded, signin_redirect, state, who
+from connlog.query_api.viewer.render import page
+from connlog.query_api.viewer.routes import query_of, run_head
+from connlog.query_api.viewer.urls import CONNECTORS, EXPORT, FAULTS, HOME, JOBS, LOGS, RUN, SEARCH, TRACE
 
 router = APIRouter(include_in_schema=False)
 
@@ -222,7 +222,7 @@ def jobs_page(request: Request) -> Response:
 @router.get(EXPORT)
 async def export(request: Request, kind: str, fmt: str) -> Response:
     """The API's export of the same filters and row cap, for a browser session (cookie, not header)."""
-    from query_api.routes.export import _respond  # the API's export itself, not a copy
+    from connlog.query_api.routes.export import _respond  # the API's export itself, not a copy
 
     listers: dict[str, tuple[Callable[..., Any], Callable[[vp.Query], Any]]] = {
         "runs": (list_runs, vp.run_filters),

@@ -1,0 +1,166 @@
+"""HTTP calls: the list and its filters, one call's payload and cURL, and trace waterfalls."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from connlog.instrumentation import semconv as sc
+from tests.api_env import VIEWER, ApiEnv, SentSpan
+
+CALLS = "/api/v1/calls"
+
+
+def _sent_calls(api: ApiEnv) -> list[SentSpan]:
+    return api.sent.role("http")
+
+
+def test_every_call_is_listed_newest_first(api: ApiEnv) -> None:
+    items = api.all_items(CALLS, limit=137)
+    sent = {s.span_id: s for s in _sent_calls(api)}
+    assert len(items) == len(sent) == sum(t.calls for t in api.truth)
+    assert {c["call_id"] for c in items} == set(sent)
+    keys = [(c["start_ns"], c["call_id"]) for c in items]
+    assert keys == sorted(keys, reverse=True)
+    for c in items:
+        s = sent[c["call_id"]]
+        assert (c["run_id"], c["method"], c["url"], c["host"]) == (
+            s.trace_id,
+            s.attrs[sc.HTTP_REQUEST_METHOD],
+            s.attrs[sc.URL_FULL],
+            s.attrs[sc.SERVER_ADDRESS],
+        )
+        assert c["http_status"] == (s.attrs.get(sc.HTTP_RESPONSE_STATUS_CODE) or None)
+        assert c["failure_cause"] == s.attrs.get(sc.FAILURE_CAUSE, "")
+        assert c["duration_ms"] == pytest.approx((s.end_ns - s.start_ns) / 1e6)
+        assert c["retry_count"] == s.attrs.get(sc.HTTP_REQUEST_RESEND_COUNT, 0)
+
+
+@pytest.mark.parametrize(
+    ("status", "low", "high"),
+    [("404", 404, 404), ("400-499", 400, 499), (">=400", 400, 999), ("<300", 0, 299), (">429", 430, 999)],
+)
+def test_status_filters(api: ApiEnv, status: str, low: int, high: int) -> None:
+    got = {c["call_id"] for c in api.all_items(CALLS, status=status, limit=500)}
+    expected = {
+        s.span_id
+        for s in _sent_calls(api)
+        if low <= int(s.attrs.get(sc.HTTP_RESPONSE_STATUS_CODE, 0)) <= high
+    }
+    assert got == expected
+
+
+def test_field_filters(api: ApiEnv) -> None:
+    sent = _sent_calls(api)
+    cases = [
+        ({"connector": "netsuite"}, lambda s: s.connector == "netsuite"),
+        ({"host": "api.hubapi.com"}, lambda s: s.attrs[sc.SERVER_ADDRESS] == "api.hubapi.com"),
+        ({"method": "post"}, lambda s: s.attrs[sc.HTTP_REQUEST_METHOD] == "POST"),
+        ({"failure_cause": "rate_limited"}, lambda s: s.attrs.get(sc.FAILURE_CAUSE) == "rate_limited"),
+        ({"failure_cause": "timeout"}, lambda s: s.attrs.get(sc.FAILURE_CAUSE) == "timeout"),
+        ({"url_contains": "/internal/records/"}, lambda s: "/internal/records/" in s.attrs[sc.URL_FULL]),
+        ({"url_contains": "objects/deals"}, lambda s: "objects/deals" in s.attrs[sc.URL_FULL]),
+        ({"url_contains": "100%"}, lambda s: False),
+        ({"direction": "outgoing"}, lambda s: True),
+        ({"direction": "incoming"}, lambda s: False),
+        ({"run": api.truth[4].run_id}, lambda s: s.trace_id == api.truth[4].run_id),
+        ({"min_duration_ms": "500"}, lambda s: s.end_ns - s.start_ns >= 500_000_000),
+        (
+            {"connector": "hubspot", "status": ">=400"},
+            lambda s: s.connector == "hubspot" and s.attrs.get(sc.HTTP_RESPONSE_STATUS_CODE, 0) >= 400,
+        ),
+    ]
+    for params, keep in cases:
+        got = {c["call_id"] for c in api.all_items(CALLS, limit=500, **params)}
+        assert got == {s.span_id for s in sent if keep(s)}, params
+        assert params == {"url_contains": "100%"} or params == {"direction": "incoming"} or got
+
+
+def test_step_and_entity_filters_follow_the_span_tree(api: ApiEnv) -> None:
+    def below(trace: str, root: str) -> set[str]:
+        spans = api.sent.by_trace[trace]
+        out, frontier = set(), {root}
+        while frontier:
+            frontier = {s.span_id for s in spans if s.parent_id in frontier} - out
+            out |= frontier
+        return {s.span_id for s in spans if s.span_id in out and s.attrs.get(sc.ROLE) == "http"}
+
+    t = api.truth[0]
+    for step in api.ok(f"/api/v1/runs/{t.run_id}")["steps"]:
+        expected = below(t.run_id, step["step_id"])
+        assert {c["call_id"] for c in api.all_items(CALLS, run=t.run_id, step=step["step_id"])} == expected
+        assert {c["call_id"] for c in api.all_items(CALLS, step=step["step_id"])} == expected
+    assert any(below(t.run_id, s["step_id"]) for s in api.ok(f"/api/v1/runs/{t.run_id}")["steps"])
+    entity_calls = 0
+    for ext in t.external_ids[:5]:
+        entity_spans = [s for s in api.sent.by_trace[t.run_id] if s.attrs.get(sc.ENTITY_EXTERNAL_ID) == ext]
+        expected = {
+            c.span_id
+            for e in entity_spans
+            for c in api.sent.by_trace[t.run_id]
+            if c.parent_id == e.span_id and c.attrs.get(sc.ROLE) == "http"
+        }
+        assert {c["call_id"] for c in api.all_items(CALLS, entity=ext)} == expected
+        entity_calls += len(expected)
+    assert entity_calls
+    assert api.all_items(CALLS, entity="no-such-record") == []
+    assert api.all_items(CALLS, step="0123456789abcdef") == []
+
+
+def test_call_detail_payload_curl_and_trigger(api: ApiEnv) -> None:
+    sent = [s for s in _sent_calls(api) if s.attrs.get(sc.HTTP_REQUEST_BODY)][:3] + [
+        s for s in _sent_calls(api) if s.attrs.get(sc.HTTP_RESPONSE_STATUS_CODE, 0) >= 400
+    ][:2]
+    for s in sent:
+        d = api.ok(f"{CALLS}/{s.span_id}")
+        assert d["payload_visible"] is True
+        assert d["timing"]["duration_ms"] == pytest.approx((s.end_ns - s.start_ns) / 1e6)
+        assert d["timing"]["start"] < d["timing"]["end"]
+        req_headers = {
+            k.removeprefix(sc.HTTP_REQUEST_HEADER_PREFIX): v
+            for k, v in s.attrs.items()
+            if k.startswith(sc.HTTP_REQUEST_HEADER_PREFIX)
+        }
+        resp_headers = {
+            k.removeprefix(sc.HTTP_RESPONSE_HEADER_PREFIX): v
+            for k, v in s.attrs.items()
+            if k.startswith(sc.HTTP_RESPONSE_HEADER_PREFIX)
+        }
+        assert d["request"]["headers"] == req_headers
+        assert d["request"]["headers"]["authorization"] == sc.redacted("header")
+        assert d["response"]["headers"] == resp_headers
+        assert d["request"]["body"] == s.attrs.get(sc.HTTP_REQUEST_BODY, "")
+        assert d["response"]["body"] == s.attrs.get(sc.HTTP_RESPONSE_BODY, "")
+        assert d["response"]["status"] == (s.attrs.get(sc.HTTP_RESPONSE_STATUS_CODE) or None)
+        argv = shlex.split(d["curl"])
+        assert argv[:4] == ["curl", "-X", s.attrs[sc.HTTP_REQUEST_METHOD], s.attrs[sc.URL_FULL]]
+        assert f"authorization: {sc.redacted('header')}" in argv
+        assert d["triggered_by"]["run_id"] == s.trace_id
+        truth = next(t for t in api.truth if t.run_id == s.trace_id)
+        assert d["triggered_by"]["job_id"] == truth.job_id
+        parent = api.sent.spans.get(s.parent_id)
+        if parent is not None and parent.attrs.get(sc.ROLE) == "page":
+            assert d["triggered_by"]["page_id"] == parent.span_id
+        # the run hint makes it a key read and gives the same answer
+        assert api.ok(f"{CALLS}/{s.span_id}", run=s.trace_id) == d
+        viewer = api.ok(f"{CALLS}/{s.span_id}", key=VIEWER)
+        assert viewer["payload_visible"] is False
+        assert viewer["request"]["headers"] is None and viewer["response"]["body"] is None
+        assert "authorization" not in viewer["curl"]
+    assert api.get(f"{CALLS}/{'a' * 16}").status_code == 404
+    assert api.get(f"{CALLS}/xyz").json()["error"]["field"] == "call_id"
+
+
+def test_trace_waterfall(api: ApiEnv) -> None:
+    for t in api.truth[:6]:
+        w = api.ok(f"/api/v1/traces/{t.run_id}")
+        sent = {s.span_id: s for s in api.sent.by_trace[t.run_id]}
+        assert len(w["spans"]) == t.span_count == len(sent)
+        t0 = min(s.start_ns for s in sent.values())
+        for span in w["spans"]:
+            s = sent[span["span_id"]]
+            assert span["parent_id"] == s.parent_id
+            assert span["start_offset_ms"] == pytest.approx((s.start_ns - t0) / 1e6, abs=0.001)
+            assert span["duration_ms"] == pytest.approx((s.end_ns - s.start_ns) / 1e6, abs=0.001)
+    assert api.get(f"/api/v1/traces/{'f' * 32}").status_code == 404

@@ -1,0 +1,110 @@
+"""Migrations are fixed text; an old database upgrades without losing rows; the docs name every column."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from connlog.collector.config import Settings
+from connlog.collector.schema import ddl
+from connlog.collector.schema import names as n
+from connlog.collector.schema.migrate import MIGRATIONS, applied_versions, apply_schema
+from connlog.collector.schema.templates import render
+from connlog.collector.store import connect
+from connlog.instrumentation import semconv as sc
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# sha256 of each migration file. An applied migration never changes: a schema change after
+# today is a new numbered file. Add its digest here when you add it; never edit one above.
+FROZEN = {
+    1: "9a98619892de2772d211608163d083b06e2231c7a688dc285dd7afe3bba2a932",
+    2: "43fd53681501bbc09865c3626f687fff4230e727ee0a7c7f6251dffc7aa5d30d",
+    3: "90760693aceda611990160b59844271809b5c3af059d3b7250a8f8a0d245711c",
+    4: "426fee07f784990d22aeb6b598cad6b6484f5f89a6548f50e22b609aba271905",
+}
+
+
+def test_every_migration_file_is_frozen() -> None:
+    assert {m.version: m.digest for m in MIGRATIONS} == FROZEN
+
+
+def test_unknown_placeholder_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown migration placeholder"):
+        render("SELECT 1 FROM ${dbx}.t", Settings())
+
+
+def test_migration_4_cluster_variant_alters_local_and_distributed_tables() -> None:
+    m4 = MIGRATIONS[3]
+    single = m4.statements(Settings())
+    cluster = m4.statements(Settings(cluster="prod"))
+    assert not any("ON CLUSTER" in s or "_local" in s for s in single)
+    assert len(cluster) == len(single) + 2  # the Distributed tables get the columns too
+    for stmt in cluster:
+        assert " ON CLUSTER prod" in stmt, stmt
+    assert any(s.startswith(f"ALTER TABLE connlog.{n.TRACES}_local ON CLUSTER prod") for s in cluster)
+    assert any(s.startswith(f"ALTER TABLE connlog.{n.TRACES} ON CLUSTER prod") for s in cluster)
+    assert any(s.startswith(f"ALTER TABLE connlog.{n.RUNS_MV} ON CLUSTER prod MODIFY QUERY") for s in cluster)
+
+
+def _span(ts: dt.datetime, trace: str, span: str, role: str, attrs: dict[str, str]) -> list[object]:
+    return [
+        ts, trace, span, "", "", "run", "Internal", "hubspot",
+        {sc.SERVICE_NAME: "hubspot", sc.CONNECTOR_TENANT: "acme"}, "connlog", "0.1.0",
+        dict(sorted({sc.ROLE: role, **attrs}.items())), 1_000, "Unset", "", [], [], [], [], [], [], [],
+    ]  # fmt: skip
+
+
+def test_database_at_migration_3_upgrades_keeping_rows_and_fills_new_columns(base_settings: Settings) -> None:
+    """Created at migration 3 with data, upgraded: old rows stay, new rows fill the new columns."""
+    settings = replace(base_settings, database="t_upgrade_4")
+    client = connect(settings)
+    try:
+        client.command(ddl.migrations_table(settings))
+        for m in MIGRATIONS[:3]:
+            for stmt in m.statements(settings):
+                client.command(stmt)
+            client.insert(n.MIGRATIONS, [[m.version, m.name]], column_names=["version", "name"])
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        extra = {"enduser.id": "ops@acme.test", "connector.run.schedule": "0 * * * *"}
+        client.insert(
+            n.TRACES_INGEST,
+            [_span(now, "a" * 32, "1" * 16, sc.Role.RUN, {sc.RUN_STATUS: "ok", **extra})],
+            column_names=list(n.TRACES_INGEST_COLUMNS),
+        )
+        assert apply_schema(client, settings) == [f"migration 4: {MIGRATIONS[3].name}"]
+        assert applied_versions(client, settings) == {1, 2, 3, 4}
+        client.insert(
+            n.TRACES_INGEST,
+            [_span(now, "b" * 32, "2" * 16, sc.Role.RUN, {sc.RUN_STATUS: "ok", **extra})],
+            column_names=list(n.TRACES_INGEST_COLUMNS),
+        )
+        runs = client.query(
+            f"SELECT TraceId, {n.C_RUN_STATUS}, {n.C_ENDUSER_ID}, {n.C_SCHEDULE} FROM {n.RUNS} ORDER BY TraceId"
+        ).result_rows
+        assert runs == [
+            ("a" * 32, "ok", "", ""),  # stored before the upgrade: kept, new columns empty
+            ("b" * 32, "ok", "ops@acme.test", "0 * * * *"),
+        ]
+        spans = client.query(f"SELECT TraceId, {n.C_ENDUSER_ID} FROM {n.TRACES} ORDER BY TraceId").result_rows
+        assert spans == [("a" * 32, ""), ("b" * 32, "ops@acme.test")]
+        assert apply_schema(client, settings) == []
+    finally:
+        client.command("DROP DATABASE IF EXISTS t_upgrade_4 SYNC")
+        client.close()
+
+
+def test_readme_documents_every_column_of_the_live_schema(ch_client: Client) -> None:
+    """What users query is what the migrations made, so the check reads the live tables."""
+    readme = (ROOT / "README.md").read_text()
+    cols = ch_client.query(
+        "SELECT DISTINCT name FROM system.columns WHERE database = currentDatabase()"
+        " AND table NOT LIKE '.inner%' AND table != {m:String}",
+        parameters={"m": n.MIGRATIONS},
+    ).result_rows
+    missing = sorted(c for (c,) in cols if f"`{c}`" not in readme and c.split(".")[0] not in readme)
+    assert not missing, f"README schema section does not mention: {missing}"
