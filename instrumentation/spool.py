@@ -107,6 +107,24 @@ class Spool:
         return delivered
 
 
+def otlp_headers(signal: str) -> dict[str, str]:
+    """The headers the OTLP exporters send for `signal` (`traces` or `logs`), read from the same
+    standard variables (`OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS`),
+    so a replay from the spool carries the ingest key as the live export did."""
+    import os
+
+    from opentelemetry.sdk.environment_variables import (
+        OTEL_EXPORTER_OTLP_HEADERS,
+        OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+    )
+    from opentelemetry.util.re import parse_env_headers
+
+    per_signal = {"traces": OTEL_EXPORTER_OTLP_TRACES_HEADERS, "logs": OTEL_EXPORTER_OTLP_LOGS_HEADERS}
+    raw = os.environ.get(per_signal.get(signal, ""), "") or os.environ.get(OTEL_EXPORTER_OTLP_HEADERS, "")
+    return dict(parse_env_headers(raw, liberal=True)) if raw else {}
+
+
 def http_sender(endpoint_for: Callable[[str], str], timeout: float) -> Sender:
     """POST the bytes as OTLP/HTTP protobuf; delivered on 2xx.
 
@@ -123,7 +141,7 @@ def http_sender(endpoint_for: Callable[[str], str], timeout: float) -> Sender:
             resp = httpx.post(
                 endpoint_for(signal),
                 content=payload,
-                headers={"Content-Type": "application/x-protobuf"},
+                headers={**otlp_headers(signal), "Content-Type": "application/x-protobuf"},
                 timeout=timeout,
             )
         finally:
@@ -149,7 +167,8 @@ def grpc_sender(target: str, insecure: bool, timeout: float) -> Sender:
 
     def send(signal: str, payload: bytes) -> bool:
         try:
-            methods[signal](payload, timeout=timeout)
+            metadata = tuple((k.lower(), v) for k, v in otlp_headers(signal).items())
+            methods[signal](payload, timeout=timeout, metadata=metadata or None)
         except grpc.RpcError:
             return False
         return True

@@ -180,3 +180,25 @@ def test_configuration_is_checked_at_start(tmp_path: Path) -> None:
     assert keys.authenticate(f"bearer {GATEWAY_KEY}").connectors is None
     with pytest.raises(ConfigError, match=ENV_INGEST_KEYS_FILE):
         IngestKeys.from_env({ENV_INGEST_KEYS_FILE: str(tmp_path / "absent.json")})
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_spooled_telemetry_is_replayed_with_the_key(
+    secured: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, protocol: str
+) -> None:
+    """What the SDK kept on disk while the collector was down goes out with the same header."""
+    from connlog.instrumentation.spool import Spool, grpc_sender, http_sender
+
+    spool = Spool(tmp_path / "spool")
+    assert spool.put("traces", traces_request(span("spooled"), service="shopify").SerializeToString())
+    sender = (
+        http_sender(lambda signal: f"{secured.http_endpoint}/v1/{signal}", 10)
+        if protocol == "http/protobuf"
+        else grpc_sender(secured.grpc_endpoint, True, 10)
+    )
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_HEADERS", raising=False)
+    assert spool.drain(sender) == 0  # refused without the key: kept for later
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", f"Authorization=Bearer%20{SHOP_KEY}")
+    assert spool.drain(sender) == 1
+    secured.flush()
+    assert {service for service, _ in _stored(secured)} == {"shopify"}
