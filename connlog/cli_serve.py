@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -48,6 +50,27 @@ class _Notes:
         self.lines.append(" ".join(str(o) for o in objects))
 
 
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def config_errors_exit(command: F) -> F:
+    """A setting we cannot use (ingest keys, API keys, limits, export cap) stops the command
+    with its message and exit status 2, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        from connlog.collector.config import ConfigError
+        from connlog.query_api.auth import AuthConfigError
+
+        try:
+            command(*args, **kwargs)
+        except (ConfigError, AuthConfigError) as exc:
+            console.print(f"[red]configuration error:[/] {exc}")
+            raise typer.Exit(2) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
 def _run(aio: AllInOne) -> None:
     aio.start()
     try:
@@ -64,6 +87,7 @@ def _run(aio: AllInOne) -> None:
         aio.stop()
 
 
+@config_errors_exit
 def serve(
     clickhouse_url: ClickHouseUrl = None,
     data_dir: DataDir = None,
@@ -80,6 +104,7 @@ def serve(
     _run(AllInOne(settings, ports, api_options=_api_options(settings, no_auth)))
 
 
+@config_errors_exit
 def collector(
     clickhouse_url: ClickHouseUrl = None,
     data_dir: DataDir = None,
@@ -93,6 +118,7 @@ def collector(
     _run(AllInOne(settings, Ports(host, otlp_http_port, otlp_grpc_port), api=False))
 
 
+@config_errors_exit
 def api(
     clickhouse_url: ClickHouseUrl = None,
     data_dir: DataDir = None,

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Final
 
+from connlog.collector.config import ConfigError
 from connlog.query_api.queries.adhoc import SqlLimits
 from connlog.query_api.queries.common import DEFAULT_WINDOW_NS
 
@@ -24,7 +25,7 @@ def export_max_rows_from_env() -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{ENV_EXPORT_MAX_ROWS} must be a positive whole number of rows, got {raw!r}")
+        raise ConfigError(f"{ENV_EXPORT_MAX_ROWS} must be a positive whole number of rows, got {raw!r}")
     return value
 
 
