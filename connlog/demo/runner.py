@@ -29,6 +29,7 @@ from connlog.demo import fake_api
 from connlog.demo.connectors import BACKGROUND_CONNECTORS, READY, SAMPLE_CONNECTORS
 from connlog.instrumentation import semconv as sc
 from connlog.query_api import paths
+from connlog.query_api.cli_views import short
 
 MARKER = ".connlog-demo"  # only directories carrying this marker are ever wiped
 
@@ -153,10 +154,13 @@ def show_examples(settings: Settings, console: Console) -> dict[str, list[tuple[
             result = client.query(sql)
             answers[title] = [tuple(r) for r in result.result_rows]
             table = Table(title=title, title_justify="left", caption=sql, caption_justify="left")
-            for col in result.column_names:
-                table.add_column(col, overflow="fold")
-            for row in result.result_rows[:20]:
-                table.add_row(*(str(v) for v in row))
+            ids = [col.endswith("_id") for col in result.column_names]
+            for col, is_id in zip(result.column_names, ids, strict=True):
+                table.add_column(col, overflow="fold", no_wrap=is_id)
+            for row in result.result_rows[:20]:  # ids as git shows them: the answers keep them whole
+                table.add_row(
+                    *(short(str(v)) if is_id else str(v) for v, is_id in zip(row, ids, strict=True))
+                )
             console.print(table)
     finally:
         client.close()
