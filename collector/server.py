@@ -46,14 +46,15 @@ SinkFactory = Callable[[Client], Sink]
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """key=value lines for the collector's own events (messages are already `event=... k=v`)."""
+    """key=value lines for connlog's own events (messages are already `event=... k=v`), on
+    stderr; installed by the server commands (`connlog serve`, `collector`, `api`)."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         logging.Formatter(
             "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", "%Y-%m-%dT%H:%M:%S"
         )
     )
-    root = logging.getLogger("connlog.collector")
+    root = logging.getLogger("connlog")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False

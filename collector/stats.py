@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Final
 
-SIGNALS: Final = ("spans", "logs")
+ITEM_KINDS: Final = ("spans", "logs")
 EVENTS: Final = (
     "received",  # decoded and accepted into the write queue
     "rejected",  # invalid items refused inside an otherwise valid request (partial_success)
@@ -22,7 +22,7 @@ EVENTS: Final = (
     "deferred",  # still failing at shutdown: left in the WAL for the next start
 )
 COUNTERS: Final[tuple[str, ...]] = (
-    *(f"{signal}_{event}" for signal in SIGNALS for event in EVENTS),
+    *(f"{signal}_{event}" for signal in ITEM_KINDS for event in EVENTS),
     "batches_written",
     "batches_failed",
     "insert_retries",

@@ -27,10 +27,6 @@ def check_identifier(name: str, what: str) -> str:
     return name
 
 
-def is_embedded(url: str) -> bool:
-    return url.startswith("chdb:")
-
-
 def connect(settings: Settings, *, database: str | None = None, **client_settings: Any) -> Client:
     """A client on the configured ClickHouse, creating the chDB directory and database if needed."""
     url = settings.resolved_clickhouse_url

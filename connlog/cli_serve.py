@@ -54,14 +54,16 @@ F = TypeVar("F", bound=Callable[..., None])
 
 
 def config_errors_exit(command: F) -> F:
-    """A setting we cannot use (ingest keys, API keys, limits, export cap) stops the command
+    """Server commands log key=value lines; a setting we cannot use (ingest keys, API keys, limits, export cap) stops the command
     with its message and exit status 2, not a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         from connlog.collector.config import ConfigError
+        from connlog.collector.server import configure_logging
         from connlog.query_api.auth import AuthConfigError
 
+        configure_logging()
         try:
             command(*args, **kwargs)
         except (ConfigError, AuthConfigError) as exc:

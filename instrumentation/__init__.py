@@ -13,7 +13,7 @@ Nothing here raises into the connector after `init()` returned, and nothing bloc
 the collector. See `docs/semconv.md` for every attribute written.
 """
 
-from connlog.instrumentation._init import ExportStats, Handle, Settings, active_handle, init
+from connlog.instrumentation._init import ExportStats, Handle, SdkSettings, active_handle, init
 from connlog.instrumentation.asgi import ConnlogASGIMiddleware, instrument_asgi
 from connlog.instrumentation.causes import cause_for_exception, cause_for_status
 from connlog.instrumentation.model import count, current_span, entity, operation, page, run, step, wrap
@@ -44,7 +44,7 @@ __all__ = [
     "Role",
     "RunKind",
     "RunStatus",
-    "Settings",
+    "SdkSettings",
     "SignalStats",
     "SyncType",
     "Trigger",

@@ -79,7 +79,7 @@ VIEWER_URL_ENV = "CONNLOG_VIEWER_URL"
 
 
 @dataclass(frozen=True)
-class Settings:
+class SdkSettings:
     """Everything `init()` resolved, arguments first, then `OTEL_*` variables, then defaults."""
 
     connector: str
@@ -118,7 +118,7 @@ class Handle:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: SdkSettings,
         span_exporter: SpanExporter | None = None,
         log_exporter: LogRecordExporter | None = None,
     ) -> None:
@@ -258,6 +258,7 @@ class Handle:
         with _init_lock:
             if _active is self:
                 _active = None
+                _uninstall_all()
         stats = self._stats
         if self.spool is not None and self.spool.files():
             _log.warning(
@@ -282,7 +283,7 @@ class Handle:
 
 
 # ---------------------------------------------------------------------- exporters
-def _otlp_span_exporter(settings: Settings) -> SpanExporter:
+def _otlp_span_exporter(settings: SdkSettings) -> SpanExporter:
     if settings.protocol == "grpc":
         grpc_mod = _import_grpc()
         endpoint, insecure = _grpc_target(settings.endpoint)
@@ -297,7 +298,7 @@ def _otlp_span_exporter(settings: Settings) -> SpanExporter:
     )
 
 
-def _otlp_log_exporter(settings: Settings) -> LogRecordExporter:
+def _otlp_log_exporter(settings: SdkSettings) -> LogRecordExporter:
     if settings.protocol == "grpc":
         grpc_mod = _import_grpc()
         endpoint, insecure = _grpc_target(settings.endpoint)
@@ -310,7 +311,7 @@ def _otlp_log_exporter(settings: Settings) -> LogRecordExporter:
     return OTLPLogExporter(endpoint=_signal_url(settings.endpoint, "logs"), timeout=settings.export_timeout)
 
 
-def _spool_sender(settings: Settings) -> Sender:
+def _spool_sender(settings: SdkSettings) -> Sender:
     if settings.protocol == "grpc":
         target, insecure = _grpc_target(settings.endpoint)
         return grpc_sender(target, insecure, settings.export_timeout)
@@ -416,7 +417,7 @@ def init(
     if proto not in ("http/protobuf", "grpc"):
         raise ValueError(f"connlog: unsupported OTLP protocol {proto!r} (use 'http/protobuf' or 'grpc')")
     default_endpoint = DEFAULT_GRPC_ENDPOINT if proto == "grpc" else DEFAULT_HTTP_ENDPOINT
-    settings = Settings(
+    settings = SdkSettings(
         connector=connector or env.get("OTEL_SERVICE_NAME") or "unknown_connector",
         version=version,
         environment=environment,
@@ -480,6 +481,18 @@ def init(
             atexit.register(_shutdown_at_exit)
             _atexit_registered = True
         return handle
+
+
+def _uninstall_all() -> None:
+    """Give the process back as it was: library patches, stdout/stderr and the log handler
+    (called when the active handle shuts down; the next `init()` installs them again)."""
+    from connlog.instrumentation import aiohttp_capture, httpx_capture, logging_bridge, stdio, urllib3_capture
+
+    for module in (httpx_capture, urllib3_capture, aiohttp_capture, stdio, logging_bridge):
+        try:
+            module.uninstall()
+        except Exception:
+            _log.debug("uninstall of %s failed", module.__name__, exc_info=True)
 
 
 def _shutdown_at_exit() -> None:

@@ -424,9 +424,6 @@ class run(_Scope):
     def _parent_context(self) -> otel_context.Context | None:
         return otel_context.Context()  # empty: a new trace
 
-    def _enter_root(self) -> None:
-        pass
-
     def __enter__(self) -> run:
         # A run ignores any enclosing connlog scope as well as any enclosing span.
         token = current_node.set(None)

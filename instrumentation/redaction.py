@@ -42,7 +42,7 @@ import base64
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
@@ -294,7 +294,6 @@ class RedactionConfig:
     header_patterns: tuple[str, ...] = ()
     key_patterns: tuple[str, ...] = ()
     use_defaults: bool = True
-    extra_headers: frozenset[str] = field(default_factory=frozenset)
 
 
 class Redactor:
@@ -310,9 +309,7 @@ class Redactor:
         header_patterns = (DEFAULT_HEADER_PATTERNS if config.use_defaults else ()) + config.header_patterns
         key_patterns = (DEFAULT_KEY_PATTERNS if config.use_defaults else ()) + config.key_patterns
         self._soft = config.use_defaults
-        self._always_headers = (ALWAYS_REDACTED_HEADERS if config.use_defaults else frozenset()) | {
-            h.lower() for h in config.extra_headers
-        }
+        self._always_headers = ALWAYS_REDACTED_HEADERS if config.use_defaults else frozenset()
         self._header_re = _compile(header_patterns)
         self._key_re = _compile(key_patterns)
         variants: set[str] = set()
@@ -652,7 +649,7 @@ class Redactor:
         """False when no name pattern can match anywhere in the lower-cased text `low`."""
         if self._key_re is None:
             return False
-        if self.config.key_patterns or self.config.header_patterns or self.config.extra_headers:
+        if self.config.key_patterns or self.config.header_patterns:
             return True
         return any(h in low for h in _KEY_HINTS)
 

@@ -241,7 +241,7 @@ def redacted(reason: str) -> str:
 
 # --------------------------------------------------------------------------- logs
 LOG_RECORD_LOGGER: Final = "code.namespace"  # Python logger name on log records
-# Added by the SDK (issue 3): where the record was logged (OTel `code.*` semantic conventions).
+# Added by the SDK: where the record was logged (OTel `code.*` semantic conventions).
 LOG_CODE_FUNCTION: Final = "code.function.name"
 LOG_CODE_FILE: Final = "code.file.path"
 LOG_CODE_LINE: Final = "code.line.number"

@@ -40,7 +40,7 @@ ENV_AUTH: Final = "CONNLOG_AUTH"
 KEY_FIELDS: Final = ("key", "role", "connectors", "name")  # of one entry in the key list
 
 
-class Role(StrEnum):
+class KeyRole(StrEnum):
     VIEWER = "viewer"
     ADMIN = "admin"
 
@@ -54,19 +54,19 @@ class Principal:
     """Who is calling: their role and connector scope."""
 
     name: str
-    role: Role
+    role: KeyRole
     connectors: tuple[str, ...] | None = None
 
     @property
     def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
+        return self.role is KeyRole.ADMIN
 
     @property
     def scope(self) -> Scope:
         return Scope(connectors=self.connectors, payloads=self.is_admin)
 
 
-ANONYMOUS_ADMIN: Final = Principal(name="auth-disabled", role=Role.ADMIN)
+ANONYMOUS_ADMIN: Final = Principal(name="auth-disabled", role=KeyRole.ADMIN)
 
 
 def _digest(key: str) -> bytes:
@@ -87,14 +87,14 @@ class AuthConfig:
     def add(
         self,
         key: str,
-        role: Role | str = Role.VIEWER,
+        role: KeyRole | str = KeyRole.VIEWER,
         connectors: list[str] | tuple[str, ...] | None = None,
         name: str = "",
     ) -> None:
         if len(key) < 16:
             raise AuthConfigError("API keys must be at least 16 characters")
         try:
-            r = Role(role)
+            r = KeyRole(role)
         except ValueError as exc:
             raise AuthConfigError(f"role must be viewer or admin, got {role!r}") from exc
         if connectors is not None and not connectors:
@@ -153,7 +153,7 @@ class AuthConfig:
             if not isinstance(name, str):
                 raise AuthConfigError(f"API key entry {i}: 'name' must be a string")
             try:
-                cfg.add(entry["key"], entry.get("role", Role.VIEWER), connectors, name)
+                cfg.add(entry["key"], entry.get("role", KeyRole.VIEWER), connectors, name)
             except AuthConfigError as exc:
                 raise AuthConfigError(f"API key entry {i}: {exc}") from exc
         return cfg
@@ -186,7 +186,7 @@ def generate_key() -> str:
 def create_demo_admin_key(config: AuthConfig, *, echo: bool = True) -> str:
     """Add a fresh admin key to `config` and print it (for `connlog serve` on a laptop)."""
     key = generate_key()
-    config.add(key, Role.ADMIN, name="demo-admin")
+    config.add(key, KeyRole.ADMIN, name="demo-admin")
     if echo:
         print(f"connlog query API demo admin key (this process only): {key}")
     return key

@@ -393,7 +393,7 @@ def run_tree(
                     f"page {child.number if child.number is not None else '?'}  ",
                     _http_status(child.http_status, child.failure_cause),
                     f"  {_ms(child.duration_ms)}",
-                    f"  resends {child.retry_count}" if child.retry_count else "",
+                    f"  resends {child.resend_count}" if child.resend_count else "",
                     f"  fetched {child.counters.fetched}",
                     (f"  {child.failure_cause}" if child.failure_cause else "", "red"),
                 )
@@ -458,8 +458,8 @@ def call_view(detail: CallDetail, full_ids: bool = False) -> Group:
         Text("  ".join(where), style="dim"),
         Text(f"at {t.start[:10]} {t.start[11:23]} UTC", style="dim"),
     ]
-    if c.retry_count:
-        lines.append(Text(f"resent {c.retry_count} time(s)", style="yellow"))
+    if c.resend_count:
+        lines.append(Text(f"resent {c.resend_count} time(s)", style="yellow"))
     if c.failure_cause:
         lines.append(Text(f"cause {cause_words(c.failure_cause)}", style="red"))
     if c.status_message:

@@ -64,7 +64,7 @@ def _call_row(r: CallRow) -> Row:
         "" if r.http_status is None else str(r.http_status),
         f"{r.duration_ms:.0f}",
         r.failure_cause,
-        str(r.retry_count),
+        str(r.resend_count),
     ]
 
 

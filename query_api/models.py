@@ -101,7 +101,7 @@ class PageRow(BaseModel):
     method: str
     url: str
     http_status: int | None
-    retry_count: int
+    resend_count: int
     call_count: int
     rate_limited: bool
     ratelimit_remaining: int | None
@@ -140,7 +140,7 @@ class CallRow(BaseModel):
     status: str = Field(description="ok or error: the same words as a run's status.")
     status_message: str
     rate_limited: bool
-    retry_count: int
+    resend_count: int
     start: str
     start_ns: int
     duration_ms: float

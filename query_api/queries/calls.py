@@ -93,7 +93,7 @@ def _call(row: tuple[Any, ...]) -> CallRow:
         status=code,
         status_message=message,
         rate_limited=bool(rate_limited),
-        retry_count=int(resend),
+        resend_count=int(resend),
         start=iso(start_ns),
         start_ns=int(start_ns),
         duration_ms=ms(dur) or 0.0,

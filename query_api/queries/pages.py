@@ -113,7 +113,7 @@ def _page(step_id: str, row: tuple[Any, ...], calls: list[tuple[Any, ...]]) -> P
         method=method,
         url=url,
         http_status=int(http_status) or None,
-        retry_count=retries,
+        resend_count=retries,
         call_count=len(calls),
         rate_limited=bool(rate_limited) or any(bool(c[5]) for c in calls),
         ratelimit_remaining=remaining,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connlog.query_api.auth import AuthConfig, AuthConfigError, Role, create_demo_admin_key
+from connlog.query_api.auth import AuthConfig, AuthConfigError, KeyRole, create_demo_admin_key
 from connlog.query_api.errors import ApiError
 from tests.api_env import ADMIN, SCOPED, SCOPED_ADMIN, SCOPED_CONNECTOR, VIEWER, ApiEnv
 
@@ -115,7 +115,7 @@ def test_key_configuration() -> None:
             )
         }
     )
-    assert cfg.authenticate("Bearer " + "k" * 20).role is Role.ADMIN
+    assert cfg.authenticate("Bearer " + "k" * 20).role is KeyRole.ADMIN
     scoped = cfg.authenticate("bearer " + "v" * 20)
     assert scoped.connectors == ("a",) and not scoped.scope.payloads
     with pytest.raises(ApiError):

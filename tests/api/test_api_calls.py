@@ -34,7 +34,7 @@ def test_every_call_is_listed_newest_first(api: ApiEnv) -> None:
         assert c["http_status"] == (s.attrs.get(sc.HTTP_RESPONSE_STATUS_CODE) or None)
         assert c["failure_cause"] == s.attrs.get(sc.FAILURE_CAUSE, "")
         assert c["duration_ms"] == pytest.approx((s.end_ns - s.start_ns) / 1e6)
-        assert c["retry_count"] == s.attrs.get(sc.HTTP_REQUEST_RESEND_COUNT, 0)
+        assert c["resend_count"] == s.attrs.get(sc.HTTP_REQUEST_RESEND_COUNT, 0)
 
 
 @pytest.mark.parametrize(

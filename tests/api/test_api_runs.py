@@ -176,7 +176,7 @@ def test_pages_of_each_step_match_the_sent_spans(api: ApiEnv) -> None:
                         if (c.attrs[sc.HTTP_REQUEST_METHOD], c.attrs[sc.URL_FULL])
                         == (last[sc.HTTP_REQUEST_METHOD], last[sc.URL_FULL])
                     ]
-                    assert p["retry_count"] == max(
+                    assert p["resend_count"] == max(
                         len(same) - 1, *(c.attrs.get(sc.HTTP_REQUEST_RESEND_COUNT, 0) for c in calls)
                     )
                 checked += 1
