@@ -243,23 +243,41 @@ def entity_page(request: Request, run_id: str, entity_id: str) -> Response:
 # ------------------------------------------------------------------------------ calls
 
 
-@router.get(CALLS, response_class=HTMLResponse)
-def calls_page(request: Request) -> Response:
+def list_screen(
+    request: Request,
+    template: str,
+    items: str,
+    read: Callable[[Client, dict[str, str], Principal], Any],
+    **extra: Any,
+) -> Response:
+    """One list screen (calls, faults, logs): the page's filters parsed the API's way, one query
+    function, a page of rows with the API's cursor; `extra` adds what the template also shows
+    (a callable is given the result)."""
+
     def render(principal: Principal) -> Response:
         q = query_of(request)
         with db_client(request) as db:
-            result = list_calls(db, vp.call_filters(q), principal.scope)
+            result = read(db, q, principal)
+        more = {k: v(result) if callable(v) else v for k, v in extra.items()}
         return page(
             request,
-            "calls.html",
-            calls=result.items,
+            template,
+            **{items: result.items},
             next_cursor=result.next_cursor,
             filters=q,
             presets=list(vp.PRESETS),
             export_rows=state(request).settings.export_rows_default,
+            **more,
         )
 
     return guarded(request, render)
+
+
+@router.get(CALLS, response_class=HTMLResponse)
+def calls_page(request: Request) -> Response:
+    return list_screen(
+        request, "calls.html", "calls", lambda db, q, p: list_calls(db, vp.call_filters(q), p.scope)
+    )
 
 
 @router.get(CALL, response_class=HTMLResponse)

@@ -25,9 +25,9 @@ from connlog.query_api.queries.traces import get_trace
 from connlog.query_api.timeutil import NS, now_ns
 from connlog.query_api.viewer import params as vp
 from connlog.query_api.viewer.access import db as db_client
-from connlog.query_api.viewer.access import guarded, signin_redirect, state, who
+from connlog.query_api.viewer.access import guarded, signin_redirect, who
 from connlog.query_api.viewer.render import page
-from connlog.query_api.viewer.routes import query_of, run_head
+from connlog.query_api.viewer.routes import list_screen, query_of, run_head
 from connlog.query_api.viewer.urls import CONNECTORS, EXPORT, FAULTS, HOME, JOBS, LOGS, RUN, SEARCH, TRACE
 
 router = APIRouter(include_in_schema=False)
@@ -87,21 +87,13 @@ def trace_page(request: Request, run_id: str) -> Response:
 
 @router.get(FAULTS, response_class=HTMLResponse)
 def faults_page(request: Request) -> Response:
-    def render(principal: Principal) -> Response:
-        q = query_of(request)
-        with db_client(request) as db:
-            result = list_faults(db, vp.fault_filters(q), principal.scope)
-        return page(
-            request,
-            "faults.html",
-            faults=result.items,
-            groups=result.groups,
-            next_cursor=result.next_cursor,
-            filters=q,
-            presets=list(vp.PRESETS),
-        )
-
-    return guarded(request, render)
+    return list_screen(
+        request,
+        "faults.html",
+        "faults",
+        lambda db, q, p: list_faults(db, vp.fault_filters(q), p.scope),
+        groups=lambda result: result.groups,
+    )
 
 
 SYSLOG_LEVELS: Final = (
@@ -116,22 +108,13 @@ SYSLOG_LEVELS: Final = (
 
 @router.get(LOGS, response_class=HTMLResponse)
 def logs_page(request: Request) -> Response:
-    def render(principal: Principal) -> Response:
-        q = query_of(request)
-        with db_client(request) as db:
-            result = list_logs(db, vp.log_filters(q), principal.scope)
-        return page(
-            request,
-            "logs.html",
-            logs=result.items,
-            next_cursor=result.next_cursor,
-            filters=q,
-            presets=list(vp.PRESETS),
-            levels=SYSLOG_LEVELS,
-            export_rows=state(request).settings.export_rows_default,
-        )
-
-    return guarded(request, render)
+    return list_screen(
+        request,
+        "logs.html",
+        "logs",
+        lambda db, q, p: list_logs(db, vp.log_filters(q), p.scope),
+        levels=SYSLOG_LEVELS,
+    )
 
 
 @router.get(SEARCH, response_class=HTMLResponse)
