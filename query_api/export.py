@@ -24,6 +24,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from connlog.query_api.models import CallRow, LogRow, RunSummary
+from connlog.query_api.queries.common import COUNTER_NAMES
 
 Row = list[str]
 
@@ -39,13 +40,7 @@ def _run_row(r: RunSummary) -> Row:
         r.sync_type,
         r.trigger,
         "" if r.duration_ms is None else f"{r.duration_ms:.0f}",
-        str(c.fetched),
-        str(c.created),
-        str(c.updated),
-        str(c.unchanged),
-        str(c.skipped),
-        str(c.deleted),
-        str(c.failed),
+        *(str(getattr(c, name)) for name in COUNTER_NAMES),
         str(r.error_count),
         "" if r.exit_code is None else str(r.exit_code),
         r.failure_cause,
@@ -83,13 +78,7 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Any], Row]]] = {
             "sync_type",
             "trigger",
             "duration_ms",
-            "fetched",
-            "created",
-            "updated",
-            "unchanged",
-            "skipped",
-            "deleted",
-            "failed",
+            *COUNTER_NAMES,
             "errors",
             "exit_code",
             "failure_cause",
