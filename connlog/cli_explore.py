@@ -56,12 +56,7 @@ def logs(
         }
         return api.get(paths.LOGS, **params, cursor=cursor, limit=limit, **{"from": start})
 
-    data = cli.ask(ask)
-    if cli.as_json:
-        return cli.print_json(data)
-    out = cli.console
-    out.print(logs_table(Page[LogRow].model_validate(data), cli.full_ids, out.width))
-    cli.more(data)
+    cli.show_page(ask, Page[LogRow], logs_table)
 
 
 @query_command()
@@ -93,12 +88,7 @@ def entities(
             limit=limit,
         )
 
-    data = cli.ask(ask)
-    if cli.as_json:
-        return cli.print_json(data)
-    out = cli.console
-    out.print(entities_table(Page[EntityRow].model_validate(data), cli.full_ids, out.width))
-    cli.more(data)
+    cli.show_page(ask, Page[EntityRow], entities_table)
 
 
 @query_command()
@@ -123,12 +113,7 @@ def faults(
         params = {"run": maybe_run(api, run_id), "connector": connector, "cause": cause, "host": host}
         return api.get(paths.FAULTS, **params, cursor=cursor, limit=limit, **{"from": start})
 
-    data = cli.ask(ask)
-    if cli.as_json:
-        return cli.print_json(data)
-    out = cli.console
-    out.print(faults_table(FaultPage.model_validate(data), cli.full_ids, out.width))
-    cli.more(data)
+    cli.show_page(ask, FaultPage, faults_table)
 
 
 @query_command()

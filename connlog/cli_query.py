@@ -140,12 +140,7 @@ def calls(
         rid = maybe_run(api, run_id)
         return api.get(paths.CALLS, **params, run=rid, cursor=cursor, **{"from": start}, limit=limit)
 
-    data = cli.ask(ask)
-    if cli.as_json:
-        return cli.print_json(data)
-    out = cli.console
-    out.print(calls_table(Page[CallRow].model_validate(data), cli.full_ids, out.width))
-    cli.more(data)
+    cli.show_page(ask, Page[CallRow], calls_table)
 
 
 @query_command()

@@ -363,6 +363,18 @@ class Cli:
         """The API's JSON as it came, indented (pipe it into jq)."""
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
+    def show_page(
+        self, question: Callable[[Api], Any], model: type[Any], render: Callable[[Any, bool, int], Any]
+    ) -> None:
+        """A list command's answer: the API's JSON with `--json`, else `render`'s table of the
+        typed page at the terminal's width, then the next page's `--cursor`."""
+        data = self.ask(question)
+        if self.as_json:
+            self.print_json(data)
+            return
+        self.console.print(render(model.model_validate(data), self.full_ids, self.console.width))
+        self.more(data)
+
 
 _TARGET_PARAMS: tuple[tuple[str, Any], ...] = (
     ("api_url", ApiUrl),
