@@ -44,6 +44,7 @@ def _run_row(r: RunSummary) -> Row:
         str(r.error_count),
         "" if r.exit_code is None else str(r.exit_code),
         r.failure_cause,
+        r.enduser,
     ]
 
 
@@ -82,6 +83,7 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Any], Row]]] = {
             "errors",
             "exit_code",
             "failure_cause",
+            "enduser",
         ],
         _run_row,
     ),

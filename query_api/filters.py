@@ -84,6 +84,10 @@ def _clean_span(value: str | None) -> str | None:
 
 
 Text = Annotated[str | None, Field(max_length=MAX_TEXT)]
+Enduser = Annotated[
+    str | None,
+    Field(max_length=MAX_TEXT, description="End user or login the run/call was made for (`enduser.id`)."),
+]
 Instant = Annotated[str | None, Field(max_length=64), AfterValidator(_checked(parse_instant))]
 Cursor = Annotated[
     str | None,
@@ -162,6 +166,7 @@ class RunFilterParams(PageParams, TimeParams):
     min_duration_ms: DurationMs = None
     has_failures: bool | None = None
     failure_cause: sc.FailureCause | None = None
+    enduser: Enduser = None
 
     def to_filters(self, default_window_ns: int) -> RunFilters:
         return RunFilters(
@@ -176,6 +181,7 @@ class RunFilterParams(PageParams, TimeParams):
             min_duration_ms=self.min_duration_ms,
             has_failures=self.has_failures,
             failure_cause=_value(self.failure_cause),
+            enduser=self.enduser,
             cursor=self.cursor,
             limit=self.limit,
         )
@@ -195,6 +201,7 @@ class CallFilterParams(PageParams, TimeParams):
     step: StepId = None
     entity: Annotated[str | None, Field(max_length=MAX_TEXT, description="Entity external id.")] = None
     min_duration_ms: DurationMs = None
+    enduser: Enduser = None
 
     def to_filters(self, default_window_ns: int) -> CallFilters:
         return CallFilters(
@@ -210,6 +217,7 @@ class CallFilterParams(PageParams, TimeParams):
             step_id=self.step,
             entity=self.entity,
             min_duration_ms=self.min_duration_ms,
+            enduser=self.enduser,
             cursor=self.cursor,
             limit=self.limit,
         )

@@ -47,6 +47,9 @@ class RunSummary(BaseModel):
     error_count: int
     exit_code: int | None
     failure_cause: str
+    enduser: str = Field(
+        "", description="The end user or login the run was made for (`enduser.id`); empty when not set."
+    )
 
 
 class StepRow(BaseModel):
@@ -144,6 +147,11 @@ class CallRow(BaseModel):
     start: str
     start_ns: int
     duration_ms: float
+    enduser: str = Field(
+        "",
+        description="The end user the call was made for: its own `enduser.id`, else its record's,"
+        " else its run's. In a list filtered by `enduser`, that value; unfiltered, the call's own.",
+    )
 
 
 class HttpMessage(BaseModel):

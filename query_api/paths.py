@@ -22,6 +22,7 @@ FAULTS: Final = "/faults"
 LOGS: Final = "/logs"
 EXPORT: Final = "/export/{kind}.{fmt}"
 SQL: Final = "/sql"
+SETTINGS: Final = "/settings"  # admin: settings in force, stored volume
 
 # Probes, outside the prefix and without a key.
 HEALTHZ: Final = "/healthz"

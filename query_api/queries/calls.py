@@ -23,7 +23,7 @@ from connlog.query_api.errors import not_found
 from connlog.query_api.models import CallDetail, CallRequest, CallResponse, CallRow, Page, Timing, TriggeredBy
 from connlog.query_api.queries.common import DEFAULT_PAGE, TimeRange, TraceBounds, attr, trace_bounds
 from connlog.query_api.queries.status_filter import StatusFilter
-from connlog.query_api.queries.tree import run_tree
+from connlog.query_api.queries.tree import RunTree, run_tree
 from connlog.query_api.scope import Scope
 from connlog.query_api.sqlbuild import Conditions, Params, like_contains, ns_expr, ts_param
 from connlog.query_api.timeutil import NS, iso, ms
@@ -46,6 +46,7 @@ class CallFilters:
     step_id: str | None = None
     entity: str | None = None
     min_duration_ms: float | None = None
+    enduser: str | None = None  # see `_enduser_condition`
     cursor: str | None = None
     limit: int = DEFAULT_PAGE
 
@@ -54,8 +55,10 @@ _CALL_COLUMNS = (
     f"{n.C_SPAN_ID}, {n.C_TRACE_ID}, {n.C_PARENT_SPAN_ID}, {n.C_SERVICE_NAME}, {n.C_HTTP_DIRECTION},"
     f" {n.C_HTTP_METHOD}, {n.C_HTTP_URL}, {n.C_HTTP_URL_TEMPLATE}, {n.C_HTTP_HOST}, {n.C_HTTP_STATUS},"
     f" {n.C_FAILURE_CAUSE}, {SPAN_STATUS}, {n.C_STATUS_MESSAGE}, {n.C_RATE_LIMITED},"
-    f" toUInt32OrZero({attr(sc.HTTP_REQUEST_RESEND_COUNT)}), {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
+    f" toUInt32OrZero({attr(sc.HTTP_REQUEST_RESEND_COUNT)}), {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION},"
+    f" {n.C_ENDUSER_ID}"
 )
+_CALL_WIDTH = 18  # columns in _CALL_COLUMNS
 
 
 def _call(row: tuple[Any, ...]) -> CallRow:
@@ -77,6 +80,7 @@ def _call(row: tuple[Any, ...]) -> CallRow:
         resend,
         start_ns,
         dur,
+        enduser,
     ) = row
     return CallRow(
         call_id=sid,
@@ -97,6 +101,7 @@ def _call(row: tuple[Any, ...]) -> CallRow:
         start=iso(start_ns),
         start_ns=int(start_ns),
         duration_ms=ms(dur) or 0.0,
+        enduser=enduser,
     )
 
 
@@ -141,6 +146,28 @@ def _entity_spans(client: Client, external_id: str, f: CallFilters, scope: Scope
         label="entity_lookup",
     )
     return [(str(t), str(s)) for t, s in rows]
+
+
+def _enduser_condition(f: CallFilters, params: Params, user: str) -> str:
+    """Calls made for `user`: the call's own `enduser.id`, or its record's, or its run's.
+
+    The SDK sets `enduser.id` on the run (`run(..., user=)`) and on entity spans
+    (`entity(..., user=)`) but does not copy it onto the HTTP spans below them, so a call
+    matches through its parent entity span (`otel_traces`, bloom index on EnduserId) or its
+    run (`connector_runs`, one narrow row per run). Runs and entities start before their
+    calls, so those look-ups are bounded by the window's end only.
+    """
+    u = params.bind(user, "String")
+    end = "" if f.time.end_ns is None else f" AND {n.C_TIMESTAMP} < {ts_param(params, f.time.end_ns)}"
+    runs = f"SELECT {n.C_TRACE_ID} FROM {n.RUNS} WHERE {n.C_ENDUSER_ID} = {u}{end}"
+    entities = (
+        f"SELECT {n.C_TRACE_ID}, {n.C_SPAN_ID} FROM {n.TRACES} WHERE {n.C_ROLE} = '{sc.Role.ENTITY.value}'"
+        f" AND {n.C_ENDUSER_ID} = {u}{end}"
+    )
+    return (
+        f"({n.C_ENDUSER_ID} = {u} OR {n.C_TRACE_ID} IN ({runs})"
+        f" OR ({n.C_TRACE_ID}, {n.C_PARENT_SPAN_ID}) IN ({entities}))"
+    )
 
 
 def list_calls(client: Client, f: CallFilters, scope: Scope) -> Page[CallRow]:
@@ -188,6 +215,8 @@ def list_calls(client: Client, f: CallFilters, scope: Scope) -> Page[CallRow]:
         where.add(f"{n.C_HTTP_URL} LIKE {params.bind(like_contains(f.url_contains), 'String')}")
     if f.min_duration_ms is not None:
         where.add(f"{n.C_DURATION} >= {params.bind(int(f.min_duration_ms * 1_000_000), 'UInt64')}")
+    if f.enduser is not None:
+        where.add(_enduser_condition(f, params, f.enduser))
     if f.cursor:
         c_ns, c_id = cur.decode("calls", f.cursor, (int, str))
         where.add(f"{n.C_TIMESTAMP} <= {ts_param(params, c_ns)}")
@@ -202,6 +231,9 @@ def list_calls(client: Client, f: CallFilters, scope: Scope) -> Page[CallRow]:
         label="list_calls",
     )
     items = [_call(r) for r in rows[: f.limit]]
+    if f.enduser is not None:
+        for item in items:  # each matched for this user, most through its record or run
+            item.enduser = item.enduser or f.enduser
     nxt = cur.encode("calls", [items[-1].start_ns, items[-1].call_id]) if len(rows) > f.limit else None
     return Page[CallRow](items=items, next_cursor=nxt, limit=f.limit)
 
@@ -273,8 +305,30 @@ def curl_command(method: str, url: str, headers: dict[str, str] | None, body: st
     return " ".join(parts)
 
 
-def _triggered_by(client: Client, call: CallRow, scope: Scope) -> TriggeredBy:
-    bounds = trace_bounds(client, call.run_id, scope)
+def _enduser_of(client: Client, call: CallRow, bounds: TraceBounds, tree: RunTree) -> str:
+    """The user a call was made for: its own `enduser.id`, else the nearest ancestor's (record,
+    page, step, run), else the run's start marker's (a running run has no run span yet)."""
+    if call.enduser:
+        return call.enduser
+    params = Params()
+    where = Conditions(params)
+    bounds.apply(where)
+    where.add(f"{n.C_ENDUSER_ID} != ''")
+    rows = fetch(
+        client,
+        f"SELECT {n.C_SPAN_ID}, {n.C_ROLE}, {n.C_ENDUSER_ID} FROM {n.TRACES} {where.sql()}",
+        params.values,
+        label="call_enduser",
+    )
+    users = {str(sid): str(user) for sid, _role, user in rows}
+    for node in tree.ancestors(call.call_id):
+        if node.span_id in users:
+            return users[node.span_id]
+    run_roles = (sc.Role.RUN.value, sc.Role.RUN_START.value)
+    return next((str(user) for _sid, role, user in rows if role in run_roles), "")
+
+
+def _triggered_by(call: CallRow, bounds: TraceBounds | None, tree: RunTree | None) -> TriggeredBy:
     empty = TriggeredBy(
         run_id=call.run_id,
         job_id="",
@@ -285,9 +339,8 @@ def _triggered_by(client: Client, call: CallRow, scope: Scope) -> TriggeredBy:
         entity_id=None,
         entity_external_id="",
     )
-    if bounds is None:
+    if bounds is None or tree is None:
         return empty
-    tree = run_tree(client, bounds)
     out = empty.model_copy()
     for node in tree.ancestors(call.call_id):
         if node.role == sc.Role.ENTITY.value and out.entity_id is None:
@@ -308,8 +361,12 @@ def get_call(client: Client, call_id: str, scope: Scope, *, run_id: str | None =
     row = _find_call(client, call_id, scope, run_id)
     if row is None:
         raise not_found(f"call {call_id}")
-    call = _call(row[:17])
-    req_trunc, resp_trunc, req_ct, resp_ct = row[17:]
+    call = _call(row[:_CALL_WIDTH])
+    req_trunc, resp_trunc, req_ct, resp_ct = row[_CALL_WIDTH:]
+    bounds = trace_bounds(client, call.run_id, scope)
+    tree = None if bounds is None else run_tree(client, bounds)
+    if bounds is not None and tree is not None:
+        call.enduser = _enduser_of(client, call, bounds, tree)
     # Viewers get the call without its payload: headers and bodies stay None (not read at all).
     req_h: dict[str, str] | None = None
     resp_h: dict[str, str] | None = None
@@ -344,7 +401,7 @@ def get_call(client: Client, call_id: str, scope: Scope, *, run_id: str | None =
         ),
         request=request,
         response=response,
-        triggered_by=_triggered_by(client, call, scope),
+        triggered_by=_triggered_by(call, bounds, tree),
         payload_visible=scope.payloads,
         curl=curl,
     )

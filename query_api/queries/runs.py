@@ -60,6 +60,7 @@ class RunFilters:
     has_failures: bool | None = None
     failure_cause: str | None = None
     run_ids: tuple[str, ...] | None = None
+    enduser: str | None = None  # the end user / login the run was made for (`run(..., user=)`)
     cursor: str | None = None
     limit: int = DEFAULT_PAGE
 
@@ -83,7 +84,8 @@ _RUN_COLUMNS = f"""
     {_COUNTERS},
     {run_state(n.C_ERROR_COUNT)} AS error_count,
     if(finished, toNullable(toInt64({run_state(n.C_EXIT_CODE)})), NULL) AS exit_code,
-    {run_state(n.C_FAILURE_CAUSE)} AS failure_cause"""
+    {run_state(n.C_FAILURE_CAUSE)} AS failure_cause,
+    {run_state(n.C_ENDUSER_ID)} AS enduser"""
 
 _RUN_SELECT = f"SELECT{_RUN_COLUMNS}\nFROM {n.RUNS}\n"
 
@@ -103,7 +105,7 @@ def _summary(row: tuple[Any, ...]) -> RunSummary:
         duration_ns,
         *rest,
     ) = row
-    counters, (error_count, exit_code, failure_cause) = rest[:7], rest[7:]
+    counters, (error_count, exit_code, failure_cause, enduser) = rest[:7], rest[7:]
     return RunSummary(
         run_id=run_id,
         connector=connector,
@@ -120,6 +122,7 @@ def _summary(row: tuple[Any, ...]) -> RunSummary:
         error_count=int(error_count),
         exit_code=None if exit_code is None else int(exit_code),
         failure_cause=failure_cause,
+        enduser=enduser,
     )
 
 
@@ -133,6 +136,7 @@ def _having(f: RunFilters, params: Params) -> Conditions:
         ("version", f.version),
         ("tenant", f.tenant),
         ("failure_cause", f.failure_cause),
+        ("enduser", f.enduser),
     ):
         if value is not None:
             h.eq(column, value)

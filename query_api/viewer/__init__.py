@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from connlog.query_api.viewer import access, routes, views
+from connlog.query_api.viewer import access, routes, settings_page, views
 from connlog.query_api.viewer.render import STATIC, STATIC_PREFIX
 from connlog.query_api.viewer.session import SessionStore
 
@@ -21,5 +21,5 @@ def install(app: FastAPI) -> None:
     """Mount the viewer's pages and static files on `app` (the query API)."""
     app.state.viewer_sessions = SessionStore()
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="viewer-static")
-    for module in (access, routes, views):
+    for module in (access, routes, views, settings_page):
         app.include_router(module.router)

@@ -39,6 +39,7 @@ RUN_FIELDS: Final = (
     "min_duration_ms",
     "has_failures",
     "run",
+    "enduser",
 )
 CALL_FIELDS: Final = (
     "direction",
@@ -52,6 +53,7 @@ CALL_FIELDS: Final = (
     "step",
     "entity",
     "min_duration_ms",
+    "enduser",
 )
 FAULT_FIELDS: Final = ("connector", "run", "cause", "host", "status", "type")
 LOG_FIELDS: Final = ("severity", "connector", "run", "text")
@@ -161,6 +163,7 @@ def run_filters(q: Query) -> RunFilters:
         has_failures=_bool(q, "has_failures"),
         failure_cause=_choice(q, "failure_cause", _causes()),
         run_ids=None if run is None else (run,),
+        enduser=_text(q, "enduser"),
         cursor=cursor(q),
         limit=limit(q),
     )
@@ -188,6 +191,7 @@ def call_filters(q: Query) -> CallFilters:
         step_id=optional_step(q),
         entity=_text(q, "entity"),
         min_duration_ms=_float(q, "min_duration_ms"),
+        enduser=_text(q, "enduser"),
         cursor=cursor(q),
         limit=limit(q),
     )

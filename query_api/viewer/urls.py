@@ -27,3 +27,4 @@ CONNECTORS: Final = "/connectors"
 JOBS: Final = "/jobs"
 EXPORT: Final = "/export/{kind}.{fmt}"
 ENTITY_SCAN_CAP: Final = 2000  # entities of a step read to find those of one page
+SETTINGS: Final = "/settings"  # admins: retention, caps and stored volume in force
