@@ -54,17 +54,26 @@ F = TypeVar("F", bound=Callable[..., None])
 
 
 def config_errors_exit(command: F) -> F:
-    """Server commands log key=value lines; a setting we cannot use (ingest keys, API keys, limits, export cap) stops the command
-    with its message and exit status 2, not a traceback."""
+    """Server commands log key=value lines; a setting we cannot use (ingest keys, API keys,
+    limits, export cap) stops the command with its message and exit status 2, not a traceback.
+    Every setting is checked before anything opens storage or a port, so a bad one is
+    reported as itself, not as whatever failed first with it."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         from connlog.collector.config import ConfigError
+        from connlog.collector.ingest_auth import IngestKeys
+        from connlog.collector.options import CollectorOptions
         from connlog.collector.server import configure_logging
-        from connlog.query_api.auth import AuthConfigError
+        from connlog.query_api.auth import AuthConfig, AuthConfigError
+        from connlog.query_api.config import ApiSettings
 
         configure_logging()
         try:
+            IngestKeys.from_env()
+            CollectorOptions.from_env()
+            AuthConfig.from_env()
+            ApiSettings()
             command(*args, **kwargs)
         except (ConfigError, AuthConfigError) as exc:
             console.print(f"[red]configuration error:[/] {exc}")
