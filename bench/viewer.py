@@ -5,7 +5,7 @@ costs on top (more queries on some screens, template rendering, compression). Sc
 route are timed alternately on the same samples (runs, steps, calls, records picked from
 the dataset), in one process, through the ASGI app (no network), auth off.
 
-    python -m bench.viewer [--spans 200000] [--samples 10] [--smoke]
+    python -m bench.viewer [--spans 200000] [--samples 10] [--smoke] [--only step]
 
 Reports p50/p95 of each, the p95 ratio, and the page size sent (gzip, as browsers ask)
 and uncompressed. The dataset is built through the real collector by `bench.chdata` and
@@ -67,7 +67,7 @@ def _time(http: Any, path: str, params: dict[str, Any] | None, side: Side) -> No
     side.sent.append(int(resp.headers.get("content-length", len(body))))
 
 
-def run(spans: int, samples: int, reps: int, smoke: bool) -> dict[str, Any]:
+def run(spans: int, samples: int, reps: int, smoke: bool, only: tuple[str, ...] = ()) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from connlog.query_api.app import create_app
@@ -88,7 +88,7 @@ def run(spans: int, samples: int, reps: int, smoke: bool) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     with TestClient(app) as http:
         for name, reqs in pairs(s).items():
-            if not reqs:
+            if not reqs or (only and not any(o in name for o in only)):
                 continue
             screen, api = Side(), Side()
             _time(http, *reqs[0][:2], Side())  # warm-up: templates compiled, caches filled
@@ -129,8 +129,9 @@ def run(spans: int, samples: int, reps: int, smoke: bool) -> dict[str, Any]:
         ["screen", "p50 ms", "p95 ms", "JSON p50", "JSON p95", "ratio p95", "KB sent", "KB raw", "status"],
         rows,
     )
-    payload = {"spans": built.spans, "samples": samples, "reps": reps, "results": results}
-    write_results("viewer", payload, smoke=smoke)
+    payload = {"spans": built.spans, "samples": samples, "reps": reps, "only": list(only), "results": results}
+    # A subset of screens must not replace the full table's results.
+    write_results("viewer-partial" if only else "viewer", payload, smoke=smoke)
     return payload
 
 
@@ -140,8 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=10, help="runs/steps/calls/records sampled")
     ap.add_argument("--reps", type=int, default=20, help="timings per screen (cycling over the samples)")
     ap.add_argument("--smoke", action="store_true", help="4k spans, a quick check that it runs")
+    ap.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="screens whose name contains this (repeatable; default all)",
+    )
     args = ap.parse_args(argv)
-    run(args.spans, args.samples, args.reps, args.smoke)
+    run(args.spans, args.samples, args.reps, args.smoke, tuple(args.only))
     return 0
 
 

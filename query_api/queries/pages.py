@@ -1,8 +1,8 @@
-"""Pages of one step, each with the HTTP calls that fetched it (retries included).
+"""One step (`get_step`) and its pages, each with the HTTP calls that fetched it (retries included).
 
 Page spans carry counters; method, URL, status, retry count and rate-limit headroom come
 from their HTTP child calls: the last call is the one whose answer was used, earlier ones
-(or `http.request.resend_count`) are retries. Both reads stay inside the run's bounds.
+(or `http.request.resend_count`) are retries. Every read stays inside the run's bounds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from connlog.collector.schema.concepts import SPAN_STATUS
 from connlog.instrumentation import semconv as sc
 from connlog.query_api import cursor as cur
 from connlog.query_api.db import fetch
-from connlog.query_api.models import Counters, Page, PageRow
+from connlog.query_api.errors import not_found
+from connlog.query_api.models import Counters, Page, PageRow, StepRow
 from connlog.query_api.queries.common import (
     DEFAULT_PAGE,
     TraceBounds,
@@ -31,6 +32,54 @@ from connlog.query_api.sqlbuild import Conditions, Params, ns_expr
 from connlog.query_api.timeutil import iso, ms
 
 _CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
+
+
+def get_step(client: Client, run_id: str, step_id: str, scope: Scope) -> StepRow:
+    """The row of one step span: name, status, counters, cause.
+
+    What the step screen shows above its pages. `get_run` would also read every step, the
+    run's root faults and failed calls; this reads the one span, by its id, within the run's
+    bounds, in one round trip: the bounds `within_trace` reads (connectors and time range from
+    `otel_traces_trace_id_ts`) come as a scalar subquery, which ClickHouse evaluates before
+    index analysis, as `get_run`'s run row does. 404 when the run is unknown or out of scope,
+    or has no such step.
+    """
+    params = Params()
+    tid = params.bind(run_id, "String")
+    where = Conditions(params)
+    where.add(f"{n.C_SERVICE_NAME} IN b.1")
+    where.add(f"{n.C_TIMESTAMP} >= toDateTime64(b.2 - 1, 9, 'UTC')")
+    where.add(f"{n.C_TIMESTAMP} < toDateTime64(b.3 + 1, 9, 'UTC')")
+    where.add(f"{n.C_TRACE_ID} = {tid}")
+    scope.apply(where)
+    where.eq(n.C_ROLE, sc.Role.STEP.value)
+    where.eq(n.C_SPAN_ID, step_id)
+    rows = fetch(
+        client,
+        f"WITH (SELECT (groupUniqArray({n.C_SERVICE_NAME}), toUnixTimestamp(min({n.C_START})),"
+        f" toUnixTimestamp(max({n.C_END}))) FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = {tid}) AS b\n"
+        f"SELECT {ns_expr(n.C_TIMESTAMP)}, {n.C_STEP_NAME}, {SPAN_STATUS}, {n.C_STATUS_MESSAGE},"
+        f" {n.C_DURATION}, {n.C_RATE_LIMITED}, toUInt64OrZero({attr(sc.ERROR_COUNT)}), {n.C_FAILURE_CAUSE},"
+        f" {counter_exprs()} FROM {n.TRACES} {where.sql()} LIMIT 1",
+        params.values,
+        label="step",
+    )
+    if not rows:
+        raise not_found(f"step {step_id} in run {run_id}")
+    ts, name, status, message, dur, rate_limited, errors, cause, *counters = rows[0]
+    return StepRow(
+        step_id=step_id,
+        name=name,
+        start=iso(ts),
+        start_ns=int(ts),
+        duration_ms=ms(dur) or 0.0,
+        status=status,
+        status_message=message,
+        counters=Counters(**counters_of(counters)),
+        rate_limited=bool(rate_limited),
+        error_count=int(errors),
+        failure_cause=cause,
+    )
 
 
 def list_pages(

@@ -1,27 +1,38 @@
 """Query string -> the query modules' filter dataclasses, for the viewer's pages.
 
-One small module on purpose: the JSON routes parse the same parameters in their own layer,
-and the coordinator can later switch both to one shared set of models. The names here are
-the API's parameter names, so a viewer URL and the JSON/export URL of the same view differ
-only in their path. Bad values raise `ApiError` (422) with the field named, as the API does.
+Every filter is the API's own model (`query_api/filters.py`), so a viewer URL and the
+JSON/export URL of the same view take the same names and checks and differ only in their
+path. What is the viewer's alone: the time presets (`range`) and the runs list's run-id box.
+Bad values raise `ApiError` (422) with the field named, as the API does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from dataclasses import replace
+from typing import Final, TypeVar
 
-from connlog.instrumentation import semconv as sc
+from pydantic import ValidationError
+
 from connlog.query_api.errors import invalid
+from connlog.query_api.filters import (
+    CallFilterParams,
+    EntityFilterParams,
+    FaultFilterParams,
+    LogFilterParams,
+    PageParams,
+    QueryParams,
+    RunFilterParams,
+    TimeParams,
+    first_error,
+)
 from connlog.query_api.queries.calls import CallFilters
-from connlog.query_api.queries.common import DEFAULT_PAGE, MAX_PAGE, TimeRange, span_id, trace_id
+from connlog.query_api.queries.common import TimeRange, trace_id
 from connlog.query_api.queries.entities import EntityFilters
 from connlog.query_api.queries.faults import FaultFilters
 from connlog.query_api.queries.logs import LogFilters
 from connlog.query_api.queries.runs import RunFilters
-from connlog.query_api.queries.severity import threshold
-from connlog.query_api.queries.status_filter import StatusFilter
-from connlog.query_api.timeutil import NS, parse_instant
+from connlog.query_api.timeutil import NS
 
 # Time presets of the lists: `range=1h` etc.; `from`/`to` (custom) win over a preset.
 PRESETS: Final[dict[str, int]] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
@@ -62,172 +73,66 @@ TIME_FIELDS: Final = ("range", "from", "to")
 Query = Mapping[str, str]
 
 
-def _text(q: Query, name: str, max_len: int = 500) -> str | None:
-    value = q.get(name, "").strip()
-    if not value:
-        return None
-    if len(value) > max_len:
-        raise invalid(name, f"at most {max_len} characters")
-    return value
+M = TypeVar("M", bound=QueryParams)
 
 
-def _choice(q: Query, name: str, allowed: tuple[str, ...]) -> str | None:
-    value = _text(q, name)
-    if value is not None and value not in allowed:
-        raise invalid(name, f"must be one of {', '.join(allowed)}")
-    return value
-
-
-def _float(q: Query, name: str) -> float | None:
-    value = _text(q, name, 30)
-    if value is None:
-        return None
+def parsed(model: type[M], q: Query) -> M:
+    """`q` read by the API's own filter model (`query_api/filters.py`): the same names, checks
+    and errors as the JSON and export routes. A page's other parameters (`range`, a form's
+    empty fields) are left out first; a bad value is the API's 422, naming the parameter."""
+    names = {f.alias or name for name, f in model.model_fields.items()}
+    data = {k: v for k, v in q.items() if k in names and v.strip()}
     try:
-        number = float(value)
-    except ValueError as exc:
-        raise invalid(name, "must be a number") from exc
-    if not 0 <= number <= 1e12:
-        raise invalid(name, "must be between 0 and 1e12")
-    return number
+        return model.model_validate(data)
+    except ValidationError as exc:
+        field, reason = first_error(exc)
+        raise invalid(field or "query", reason) from exc
 
 
-def _bool(q: Query, name: str) -> bool | None:
-    value = _text(q, name, 10)
-    if value is None:
-        return None
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise invalid(name, "must be true or false")
-
-
-def _instant(q: Query, name: str) -> int | None:
-    value = _text(q, name, 60)
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise invalid(name, str(exc)) from exc
-
-
-def limit(q: Query) -> int:
-    value = _text(q, "limit", 6)
-    if value is None:
-        return DEFAULT_PAGE
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-        raise invalid("limit", f"must be between 1 and {MAX_PAGE}")
-    return int(value)
-
-
-def cursor(q: Query) -> str | None:
-    return _text(q, "cursor", 2000)
+def window_ns(q: Query) -> int:
+    """The preset `range` (default 24 h) as the window of lists without `from`."""
+    preset = q.get("range", "").strip() or DEFAULT_PRESET
+    if preset not in PRESETS:
+        raise invalid("range", f"must be one of {', '.join(PRESETS)}")
+    return PRESETS[preset] * NS
 
 
 def time_range(q: Query) -> TimeRange:
     """`from`/`to` when given (custom range), else the preset `range` (default 24 h)."""
-    start, end = _instant(q, "from"), _instant(q, "to")
-    if start is None and end is None:
-        preset = _choice(q, "range", tuple(PRESETS)) or DEFAULT_PRESET
-        return TimeRange.resolve(None, None, PRESETS[preset] * NS)
-    return TimeRange.resolve(start, end, PRESETS[DEFAULT_PRESET] * NS)
-
-
-def optional_run(q: Query, name: str = "run") -> str | None:
-    value = _text(q, name, 64)
-    return None if value is None else trace_id(value, name)
-
-
-def optional_step(q: Query, name: str = "step") -> str | None:
-    value = _text(q, name, 32)
-    return None if value is None else span_id(value, name)
-
-
-def _causes() -> tuple[str, ...]:
-    return tuple(c.value for c in sc.FailureCause)
+    return parsed(TimeParams, q).time_range(window_ns(q))
 
 
 def run_filters(q: Query) -> RunFilters:
-    run = optional_run(q)
-    return RunFilters(
-        time=time_range(q),
-        connector=_text(q, "connector"),
-        status=_choice(q, "status", tuple(s.value for s in sc.RunStatus)),
-        sync_type=_text(q, "sync_type", 100),
-        trigger=_text(q, "trigger"),
-        job_id=_text(q, "job_id"),
-        version=_text(q, "version"),
-        tenant=_text(q, "tenant"),
-        min_duration_ms=_float(q, "min_duration_ms"),
-        has_failures=_bool(q, "has_failures"),
-        failure_cause=_choice(q, "failure_cause", _causes()),
-        run_ids=None if run is None else (run,),
-        enduser=_text(q, "enduser"),
-        cursor=cursor(q),
-        limit=limit(q),
-    )
-
-
-def _status(q: Query, name: str = "status") -> StatusFilter | None:
-    value = _text(q, name, 20)
-    return None if value is None else StatusFilter.parse(value, name)
+    filters = parsed(RunFilterParams, q).to_filters(window_ns(q))
+    run = q.get("run", "").strip()  # the viewer's run-id box: the list narrowed to that run
+    return replace(filters, run_ids=(trace_id(run, "run"),)) if run else filters
 
 
 def call_filters(q: Query) -> CallFilters:
-    method = _text(q, "method", 16)
-    if method is not None and not method.isalpha():
-        raise invalid("method", "letters only, e.g. GET")
-    return CallFilters(
-        time=time_range(q),
-        direction=_choice(q, "direction", tuple(d.value for d in sc.Direction)),
-        connector=_text(q, "connector"),
-        host=_text(q, "host"),
-        method=method,
-        status=_status(q),
-        failure_cause=_choice(q, "failure_cause", _causes()),
-        url_contains=_text(q, "url_contains"),
-        run_id=optional_run(q),
-        step_id=optional_step(q),
-        entity=_text(q, "entity"),
-        min_duration_ms=_float(q, "min_duration_ms"),
-        enduser=_text(q, "enduser"),
-        cursor=cursor(q),
-        limit=limit(q),
-    )
+    return parsed(CallFilterParams, q).to_filters(window_ns(q))
 
 
 def fault_filters(q: Query) -> FaultFilters:
-    return FaultFilters(
-        time=time_range(q),
-        connector=_text(q, "connector"),
-        run_id=optional_run(q),
-        cause=_choice(q, "cause", _causes()),
-        host=_text(q, "host"),
-        status=_status(q),
-        type=_text(q, "type"),
-        cursor=cursor(q),
-        limit=limit(q),
-    )
+    return parsed(FaultFilterParams, q).to_filters(window_ns(q))
 
 
 def log_filters(q: Query) -> LogFilters:
-    return LogFilters(
-        time=time_range(q),
-        min_severity=threshold(_text(q, "severity", 20), None),
-        connector=_text(q, "connector"),
-        run_id=optional_run(q),
-        text=_text(q, "text"),
-        cursor=cursor(q),
-        limit=limit(q),
-    )
+    return parsed(LogFilterParams, q).to_filters(window_ns(q))
 
 
 def entity_filters(q: Query) -> EntityFilters:
-    return EntityFilters(
-        step=_text(q, "step", 200),
-        action=_choice(q, "action", tuple(a.value for a in sc.EntityAction)),
-        external_id=_text(q, "external_id"),
-        cursor=cursor(q),
-        limit=limit(q),
-    )
+    return parsed(EntityFilterParams, q).to_filters()
+
+
+def cursor(q: Query) -> str | None:
+    """The page's `cursor`, checked (signed) as the API checks it."""
+    return parsed(PageParams, q).cursor
+
+
+def limit(q: Query) -> int:
+    return parsed(PageParams, q).limit
+
+
+def optional_run(q: Query, name: str = "run") -> str | None:
+    value = q.get(name, "").strip()
+    return trace_id(value, name) if value else None
