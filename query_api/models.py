@@ -209,6 +209,9 @@ class TraceSpan(BaseModel):
     start: str
     start_offset_ms: float
     duration_ms: float
+    label: str = Field(
+        "", description="What the bar shows: step name, page N, record type and id, METHOD path."
+    )
 
 
 class Trace(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -163,4 +164,20 @@ def test_trace_waterfall(api: ApiEnv) -> None:
             assert span["parent_id"] == s.parent_id
             assert span["start_offset_ms"] == pytest.approx((s.start_ns - t0) / 1e6, abs=0.001)
             assert span["duration_ms"] == pytest.approx((s.end_ns - s.start_ns) / 1e6, abs=0.001)
+            assert span["label"] == _label(span["role"], s)
     assert api.get(f"/api/v1/traces/{'f' * 32}").status_code == 404
+
+
+def _label(role: str, s: SentSpan) -> str:
+    """What a waterfall bar should read, from what was sent."""
+    a = s.attrs
+    if role == sc.Role.STEP.value:
+        return str(a[sc.STEP_NAME])
+    if role == sc.Role.PAGE.value and sc.PAGE_NUMBER in a:
+        return f"page {a[sc.PAGE_NUMBER]}"
+    if role == sc.Role.ENTITY.value and a.get(sc.ENTITY_EXTERNAL_ID):
+        return f"{a.get(sc.ENTITY_TYPE, '')} {a[sc.ENTITY_EXTERNAL_ID]}".strip()
+    if role in (sc.Role.HTTP.value, sc.Role.WEBHOOK.value) and a.get(sc.HTTP_REQUEST_METHOD):
+        path = a.get(sc.URL_TEMPLATE) or urlsplit(str(a[sc.URL_FULL])).path
+        return f"{a[sc.HTTP_REQUEST_METHOD]} {path}"
+    return s.name
