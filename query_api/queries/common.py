@@ -17,9 +17,10 @@ from connlog.collector.schema import names as n
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.db import fetch
 from connlog.query_api.errors import invalid, not_found
+from connlog.query_api.models import Counters, StepRow
 from connlog.query_api.scope import Scope
 from connlog.query_api.sqlbuild import Conditions, Params, ts_param
-from connlog.query_api.timeutil import NS, now_ns
+from connlog.query_api.timeutil import NS, iso, ms, now_ns
 
 DEFAULT_WINDOW_NS = 24 * 3600 * NS  # lists without `from` look at the last 24 hours
 MAX_PAGE = 500
@@ -105,6 +106,55 @@ def trace_bounds(client: Client, tid: str, scope: Scope) -> TraceBounds | None:
         return None
     # End is already max(start)+1s; one more second covers sub-second rounding of Start.
     return TraceBounds(tid, visible, (int(start_s) - 1) * NS, (int(end_s) + 1) * NS)
+
+
+def step_row(
+    sid: str,
+    name: str,
+    ts: Any,
+    dur: Any,
+    status: str,
+    message: str,
+    counters: Any,
+    rate_limited: Any,
+    errors: Any,
+    cause: str,
+) -> StepRow:
+    """A `StepRow` from a step span's selected columns (the run detail and the step screen)."""
+    return StepRow(
+        step_id=sid,
+        name=name,
+        start=iso(ts),
+        start_ns=int(ts),
+        duration_ms=ms(dur) or 0.0,
+        status=status,
+        status_message=message,
+        counters=Counters(**counters_of(counters)),
+        rate_limited=bool(rate_limited),
+        error_count=int(errors),
+        failure_cause=cause,
+    )  # fmt: skip
+
+
+def within_trace_inline(run_id: str, scope: Scope) -> tuple[str, Conditions]:
+    """`within_trace` in the same round trip: a `WITH (...) AS b` clause reading the trace's
+    bounds from `otel_traces_trace_id_ts` as a scalar subquery (ClickHouse evaluates it before
+    index analysis, so the rows are still read by (ServiceName, Timestamp) and the TraceId
+    bloom filter), and a WHERE narrowed to them. `b.1` holds the connectors, `b.2`/`b.3` the
+    start/end in seconds; an unknown or out-of-scope trace simply matches no row."""
+    params = Params()
+    tid = params.bind(run_id, "String")
+    where = Conditions(params)
+    where.add(f"{n.C_TRACE_ID} = {tid}")
+    where.add(f"{n.C_SERVICE_NAME} IN b.1")
+    where.add(f"{n.C_TIMESTAMP} >= toDateTime64(b.2 - 1, 9, 'UTC')")
+    where.add(f"{n.C_TIMESTAMP} < toDateTime64(b.3 + 1, 9, 'UTC')")
+    scope.apply(where)
+    with_bounds = (
+        f"WITH (SELECT (groupUniqArray({n.C_SERVICE_NAME}), toUnixTimestamp(min({n.C_START})),"
+        f" toUnixTimestamp(max({n.C_END}))) FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = {tid}) AS b\n"
+    )
+    return with_bounds, where
 
 
 def within_trace(client: Client, tid: str, scope: Scope, what: str = "run") -> tuple[TraceBounds, Conditions]:

@@ -25,7 +25,9 @@ from connlog.query_api.queries.common import (
     attr,
     counter_exprs,
     counters_of,
+    step_row,
     within_trace,
+    within_trace_inline,
 )
 from connlog.query_api.scope import Scope
 from connlog.query_api.sqlbuild import Conditions, Params, ns_expr
@@ -44,42 +46,21 @@ def get_step(client: Client, run_id: str, step_id: str, scope: Scope) -> StepRow
     index analysis, as `get_run`'s run row does. 404 when the run is unknown or out of scope,
     or has no such step.
     """
-    params = Params()
-    tid = params.bind(run_id, "String")
-    where = Conditions(params)
-    where.add(f"{n.C_SERVICE_NAME} IN b.1")
-    where.add(f"{n.C_TIMESTAMP} >= toDateTime64(b.2 - 1, 9, 'UTC')")
-    where.add(f"{n.C_TIMESTAMP} < toDateTime64(b.3 + 1, 9, 'UTC')")
-    where.add(f"{n.C_TRACE_ID} = {tid}")
-    scope.apply(where)
+    with_bounds, where = within_trace_inline(run_id, scope)
     where.eq(n.C_ROLE, sc.Role.STEP.value)
     where.eq(n.C_SPAN_ID, step_id)
     rows = fetch(
         client,
-        f"WITH (SELECT (groupUniqArray({n.C_SERVICE_NAME}), toUnixTimestamp(min({n.C_START})),"
-        f" toUnixTimestamp(max({n.C_END}))) FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = {tid}) AS b\n"
-        f"SELECT {ns_expr(n.C_TIMESTAMP)}, {n.C_STEP_NAME}, {SPAN_STATUS}, {n.C_STATUS_MESSAGE},"
+        f"{with_bounds}SELECT {ns_expr(n.C_TIMESTAMP)}, {n.C_STEP_NAME}, {SPAN_STATUS}, {n.C_STATUS_MESSAGE},"
         f" {n.C_DURATION}, {n.C_RATE_LIMITED}, toUInt64OrZero({attr(sc.ERROR_COUNT)}), {n.C_FAILURE_CAUSE},"
         f" {counter_exprs()} FROM {n.TRACES} {where.sql()} LIMIT 1",
-        params.values,
+        where.params.values,
         label="step",
     )
     if not rows:
         raise not_found(f"step {step_id} in run {run_id}")
     ts, name, status, message, dur, rate_limited, errors, cause, *counters = rows[0]
-    return StepRow(
-        step_id=step_id,
-        name=name,
-        start=iso(ts),
-        start_ns=int(ts),
-        duration_ms=ms(dur) or 0.0,
-        status=status,
-        status_message=message,
-        counters=Counters(**counters_of(counters)),
-        rate_limited=bool(rate_limited),
-        error_count=int(errors),
-        failure_cause=cause,
-    )
+    return step_row(step_id, name, ts, dur, status, message, counters, rate_limited, errors, cause)
 
 
 def list_pages(

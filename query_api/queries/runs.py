@@ -37,6 +37,8 @@ from connlog.query_api.queries.common import (
     attr,
     counter_exprs,
     counters_of,
+    step_row,
+    within_trace_inline,
 )
 from connlog.query_api.queries.faults import call_owners, fault_row, payload_headers, roots_of_trace_sql
 from connlog.query_api.scope import Scope
@@ -324,19 +326,7 @@ def _run_spans(client: Client, bounds: TraceBounds, scope: Scope) -> _RunSpans:
         uri, host, status_code, connector = fault_cols
         if kind == "step":
             out.steps.append(
-                StepRow(
-                    step_id=sid,
-                    name=name,
-                    start=iso(ts),
-                    start_ns=int(ts),
-                    duration_ms=ms(dur) or 0.0,
-                    status=status,
-                    status_message=message,
-                    counters=Counters(**counters_of(counters)),
-                    rate_limited=bool(rate_limited),
-                    error_count=int(errors),
-                    failure_cause=cause,
-                )
+                step_row(sid, name, ts, dur, status, message, counters, rate_limited, errors, cause)
             )
         elif kind == "fault":
             out.faults.append(
@@ -348,26 +338,11 @@ def _run_spans(client: Client, bounds: TraceBounds, scope: Scope) -> _RunSpans:
 
 
 def _run_row(client: Client, run_id: str, scope: Scope) -> tuple[TraceBounds, RunSummary] | None:
-    """The run's bounds and its row from `connector_runs`, in one query.
-
-    The bounds come from `otel_traces_trace_id_ts` (a primary-key look-up) as a scalar
-    subquery, which ClickHouse evaluates before index analysis: the run's rows are then read
-    by (ServiceName, Timestamp) and the TraceId bloom filter, typically one granule.
-    """
-    params = Params()
-    tid = params.bind(run_id, "String")
-    where = Conditions(params)
-    where.add(f"{n.C_TRACE_ID} = {tid}")
-    where.add(f"{n.C_SERVICE_NAME} IN b.1")
-    where.add(f"{n.C_TIMESTAMP} >= toDateTime64(b.2 - 1, 9, 'UTC')")
-    where.add(f"{n.C_TIMESTAMP} < toDateTime64(b.3 + 1, 9, 'UTC')")
-    scope.apply(where)
-    sql = (
-        f"WITH (SELECT (groupUniqArray({n.C_SERVICE_NAME}), toUnixTimestamp(min({n.C_START})),"
-        f" toUnixTimestamp(max({n.C_END}))) FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = {tid}) AS b\n"
-        f"SELECT b.1, b.2, b.3,{_RUN_COLUMNS}\nFROM {n.RUNS}\n{where.sql()}\nGROUP BY {n.C_TRACE_ID}"
-    )
-    rows = fetch(client, sql, params.values, label="run_row")
+    """The run's bounds and its row from `connector_runs`, in one query (`within_trace_inline`):
+    typically one granule."""
+    with_bounds, where = within_trace_inline(run_id, scope)
+    sql = f"{with_bounds}SELECT b.1, b.2, b.3,{_RUN_COLUMNS}\nFROM {n.RUNS}\n{where.sql()}\nGROUP BY {n.C_TRACE_ID}"
+    rows = fetch(client, sql, where.params.values, label="run_row")
     if not rows:
         return None
     services, start_s, end_s, *row = rows[0]
