@@ -12,7 +12,10 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q "uv>=0.5,<1"
-	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	# grafana-client pulls niquests -> urllib3-future, whose wheel overwrites the real `urllib3`
+	# package (connectors' requests/urllib3 would then run on the fork). Built from its sdist
+	# with URLLIB3_NO_OVERRIDE=1 it installs as `urllib3_future` only, beside the real urllib3.
+	URLLIB3_NO_OVERRIDE=1 $(VENV)/bin/uv pip install -q --python $(PY) --no-binary urllib3-future -r requirements.lock
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
 	sh scripts/install-browser.sh $(VENV)
 	touch $(STAMP)

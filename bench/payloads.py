@@ -46,6 +46,7 @@ from bench.common import (
     table,
     write_results,
 )
+from bench.storage import column_stats
 from connlog.collector.config import Retention
 from connlog.collector.schema import names as n
 from connlog.collector.schema.ddl import COLD_CODEC, HOT_CODEC, payload_days
@@ -1417,12 +1418,6 @@ def table_stats(client: Any, database: str, table_name: str, cold_before: str) -
         " FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active",
         parameters={"db": database, "t": table_name, "cold": cold_before},
     ).result_rows[0]
-    cols = client.query(
-        "SELECT column, sum(column_data_compressed_bytes), sum(column_data_uncompressed_bytes)"
-        " FROM system.parts_columns WHERE database = {db:String} AND table = {t:String} AND active"
-        " GROUP BY column",
-        parameters={"db": database, "t": table_name},
-    ).result_rows
     return {
         "rows": int(row[0]),
         "bytes_on_disk": int(row[1]),
@@ -1435,8 +1430,8 @@ def table_stats(client: Any, database: str, table_name: str, cold_before: str) -
         "cold_codecs": sorted(str(c) for c in row[7]),
         "hot_codecs": sorted(str(c) for c in row[8]),
         "columns": {
-            str(c): {"compressed": int(cb), "uncompressed": int(ub), "ratio": ratio(int(ub), int(cb))}
-            for c, cb, ub in cols
+            c["column"]: {k: c[k] for k in ("compressed", "uncompressed", "ratio")}
+            for c in column_stats(client, database, table_name)
         },
     }
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import subprocess
-import sys
 import time
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.common import ROOT, median, ratio, table, write_results
+from bench.common import median, ratio, table, write_results
+from bench.crm_page import crm_page
+from bench.old_code import module_from, source_at
 from connlog.instrumentation.redaction import RedactionConfig, Redactor
 
 # The last commit with the redactor issue 10 replaced (a fixed revision, so the comparison
@@ -58,28 +58,9 @@ RESPONSE_HEADERS = [
 ]
 
 
-def _records(n: int) -> dict[str, Any]:
-    results = [
-        {
-            "id": str(100000 + i),
-            "properties": {
-                "email": f"user{i}@example.com",
-                "firstname": f"First{i}",
-                "lastname": f"Last{i}",
-                "company": "Example Corp",
-                "createdate": "2024-05-01T10:00:00Z",
-                "lifecyclestage": "customer",
-            },
-            "archived": False,
-        }
-        for i in range(n)
-    ]
-    return {"results": results, "paging": {"next": {"after": str(n), "link": f"https://api/x?after={n}"}}}
-
-
-BODY_2K = json.dumps(_records(9))
-BODY_4K = json.dumps(_records(18))
-BODY_SECRET = json.dumps({**_records(9), "auth": {"access_token": SECRET, "expires_in": 3600}})
+BODY_2K = json.dumps(crm_page(9, detailed=True))
+BODY_4K = json.dumps(crm_page(18, detailed=True))
+BODY_SECRET = json.dumps({**crm_page(9, detailed=True), "auth": {"access_token": SECRET, "expires_in": 3600}})
 ERROR_BODY = json.dumps(
     {"status": "error", "code": "rate_limited", "message": "Too many requests", "id": "e-42"}
 )
@@ -93,18 +74,8 @@ LOG_LINES = [
 
 def load_old(rev: str) -> types.ModuleType:
     """The redaction module as it was at `rev`, imported from its text (nothing written)."""
-    source = subprocess.run(
-        ["git", "show", f"{rev}:instrumentation/redaction.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    module = types.ModuleType("_redaction_at_" + rev.replace("~", "_").replace("^", "_"))
-    module.__file__ = f"<git {rev}>"
-    sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
-    return module
+    name = "_redaction_at_" + rev.replace("~", "_").replace("^", "_")
+    return module_from(name, source_at(rev, "instrumentation/redaction.py"), f"<git {rev}>")
 
 
 def _varied(headers: list[tuple[str, str]], n: int) -> list[list[tuple[str, str]]]:

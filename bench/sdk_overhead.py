@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.common import ROOT, console, median, ratio, table, write_results
+from bench.crm_page import crm_page
 
 VARIANTS = ("plain", "otel_bare", "logfire", "ours")
 LIBRARIES = ("httpx", "requests", "aiohttp")
@@ -44,26 +45,7 @@ TOKEN = "sk_live_5f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e"
 
 
 # --------------------------------------------------------------------------- server
-def _body() -> bytes:
-    """A ~2 KB JSON page of CRM records: what a connector typically reads per call."""
-    results = [
-        {
-            "id": str(100000 + i),
-            "properties": {
-                "email": f"user{i}@example.com",
-                "firstname": f"First{i}",
-                "lastname": f"Last{i}",
-                "createdate": "2024-05-01T10:00:00Z",
-            },
-            "archived": False,
-        }
-        for i in range(12)
-    ]
-    doc = {"results": results, "paging": {"next": {"after": "12", "link": "https://api/x?after=12"}}}
-    return json.dumps(doc).encode()
-
-
-BODY = _body()
+BODY = json.dumps(crm_page(12)).encode()  # ~2 KB: what a connector typically reads per call
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

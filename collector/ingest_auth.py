@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from connlog.collector.config import ENV_INGEST_KEYS, ENV_INGEST_KEYS_FILE, ConfigError
+from connlog.collector.key_sources import json_sources
 
 ANY_CONNECTOR: Final = "*"
 MIN_KEY_LENGTH: Final = 16
@@ -136,19 +135,6 @@ class IngestKeys:
         """Keys from `CONNLOG_INGEST_KEYS` and `CONNLOG_INGEST_KEYS_FILE` (both may be set)."""
         env = os.environ if environ is None else environ
         keys: list[tuple[bytes, IngestPrincipal]] = []
-        path = env.get(ENV_INGEST_KEYS_FILE, "").strip()
-        sources = [(ENV_INGEST_KEYS, env.get(ENV_INGEST_KEYS, ""))]
-        if path:
-            try:
-                sources.append((path, Path(path).read_text()))
-            except OSError as exc:
-                raise ConfigError(f"{ENV_INGEST_KEYS_FILE}: cannot read {path}: {exc.strerror}") from exc
-        for source, text in sources:
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{source} is not valid JSON: {exc.msg}") from exc
+        for source, data in json_sources(env, ENV_INGEST_KEYS, ENV_INGEST_KEYS_FILE, ConfigError):
             keys.extend(cls.from_entries(data, source).keys)
         return cls(tuple(keys))

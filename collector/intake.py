@@ -9,8 +9,9 @@ requests with the same messages.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -56,31 +57,6 @@ class Intake:
         """Raises `Unauthenticated` when keys are configured and this header has none of them."""
         return self.keys.authenticate(authorization)
 
-    def traces(
-        self,
-        request: ExportTraceServiceRequest,
-        principal: IngestPrincipal,
-        wire_size: int,
-        *,
-        exact: bool = True,
-    ) -> ColumnBatch:
-        """`exact`: `wire_size` is the protobuf size of `request` (not so for an OTLP/JSON body)."""
-        check_traces(request, self.options, wire_size if exact else None)
-        principal.authorize(sorted(trace_services(request)))
-        return decode_traces(request, wire_size=wire_size, retention_days=self.retention_days)
-
-    def logs(
-        self,
-        request: ExportLogsServiceRequest,
-        principal: IngestPrincipal,
-        wire_size: int,
-        *,
-        exact: bool = True,
-    ) -> ColumnBatch:
-        check_logs(request, self.options, wire_size if exact else None)
-        principal.authorize(sorted(log_services(request)))
-        return decode_logs(request, wire_size=wire_size, retention_days=self.retention_days)
-
     def admit(
         self,
         signal: str,
@@ -90,9 +66,28 @@ class Intake:
         *,
         exact: bool = True,
     ) -> ColumnBatch:
-        """`traces` or `logs` by signal name ("traces" or "logs")."""
-        if signal == "traces":
-            assert isinstance(request, ExportTraceServiceRequest)
-            return self.traces(request, principal, wire_size, exact=exact)
-        assert isinstance(request, ExportLogsServiceRequest)
-        return self.logs(request, principal, wire_size, exact=exact)
+        """Check, authorize and decode one export request of `signal` ("traces" or "logs").
+
+        `exact`: `wire_size` is the protobuf size of `request` (not so for an OTLP/JSON body).
+        """
+        rules = _SIGNALS[signal]
+        assert isinstance(request, rules.request_type)
+        rules.check(request, self.options, wire_size if exact else None)
+        principal.authorize(sorted(rules.services(request)))
+        return rules.decode(request, wire_size=wire_size, retention_days=self.retention_days)
+
+
+@dataclass(frozen=True)
+class _SignalRules:
+    """What `Intake.admit` applies to one signal's requests, in its order."""
+
+    request_type: type[Message]
+    check: Callable[[Any, CollectorOptions, int | None], None]
+    services: Callable[[Any], set[str]]
+    decode: Callable[..., ColumnBatch]
+
+
+_SIGNALS: dict[str, _SignalRules] = {
+    "traces": _SignalRules(ExportTraceServiceRequest, check_traces, trace_services, decode_traces),
+    "logs": _SignalRules(ExportLogsServiceRequest, check_logs, log_services, decode_logs),
+}

@@ -16,8 +16,8 @@ such an oversized span (their count adds no fan-out: it is bounded by the body s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -26,6 +26,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from connlog.collector.options import CollectorOptions
 from connlog.collector.otlp_codec import TooLarge
+
+T = TypeVar("T")
 
 
 class LimitExceeded(TooLarge):
@@ -71,6 +73,21 @@ def _shared(resource: int, scope: int, rows: int, fanout: int, options: Collecto
     return fanout
 
 
+def _rows(
+    groups: Iterable[tuple[Any, Iterable[tuple[Any, Sequence[T]]]]], options: CollectorOptions
+) -> Iterator[T]:
+    """The rows (spans or log records) of a request, grouped as (resource, ((scope, rows), ...)),
+    yielded after the attributes of their resource and scope, and the running fan-out of those
+    onto every row, passed their limits. Spans and log records nest alike; one walk checks both."""
+    fanout = 0
+    for resource, scopes in groups:
+        resource_bytes = _attributes(resource.attributes, "resource", options)
+        for scope, rows in scopes:
+            scope_bytes = _attributes(scope.attributes, "scope", options)
+            fanout = _shared(resource_bytes, scope_bytes, len(rows), fanout, options)
+            yield from rows
+
+
 def _count(items: int, options: CollectorOptions, what: str) -> None:
     if items > options.max_items_per_request:
         raise LimitExceeded(
@@ -103,15 +120,10 @@ def check_traces(
     _count(sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans), options, "spans")
     sizes = wire_size is None or wire_size > options.max_attribute_bytes
     limit = options.max_attributes
-    fanout = 0
-    for rs in request.resource_spans:
-        resource = _attributes(rs.resource.attributes, "resource", options)
-        for ss in rs.scope_spans:
-            scope = _attributes(ss.scope.attributes, "scope", options)
-            fanout = _shared(resource, scope, len(ss.spans), fanout, options)
-            for span in ss.spans:
-                if len(span.attributes) > limit or _oversized(span, sizes, options):
-                    _span(span, options)
+    groups = ((rs.resource, ((ss.scope, ss.spans) for ss in rs.scope_spans)) for rs in request.resource_spans)
+    for span in _rows(groups, options):
+        if len(span.attributes) > limit or _oversized(span, sizes, options):
+            _span(span, options)
 
 
 def check_logs(
@@ -125,21 +137,17 @@ def check_logs(
         "log records",
     )
     sizes = wire_size is None or wire_size > options.max_attribute_bytes
-    fanout = 0
-    for rl in request.resource_logs:
-        resource = _attributes(rl.resource.attributes, "resource", options)
-        for sl in rl.scope_logs:
-            scope = _attributes(sl.scope.attributes, "scope", options)
-            fanout = _shared(resource, scope, len(sl.log_records), fanout, options)
-            for record in sl.log_records:
-                if len(record.attributes) > options.max_attributes:
-                    _attributes(record.attributes, "log record", options)
-                if not _oversized(record, sizes, options):
-                    continue
-                _attributes(record.attributes, "log record", options)
-                body = record.body.ByteSize()
-                if body > options.max_attribute_bytes:
-                    raise LimitExceeded(
-                        f"log record body is {body} bytes, more than "
-                        f"max_attribute_bytes={options.max_attribute_bytes}"
-                    )
+    groups = (
+        (rl.resource, ((sl.scope, sl.log_records) for sl in rl.scope_logs)) for rl in request.resource_logs
+    )
+    for record in _rows(groups, options):
+        if len(record.attributes) > options.max_attributes:
+            _attributes(record.attributes, "log record", options)
+        if not _oversized(record, sizes, options):
+            continue
+        _attributes(record.attributes, "log record", options)
+        body = record.body.ByteSize()
+        if body > options.max_attribute_bytes:
+            raise LimitExceeded(
+                f"log record body is {body} bytes, more than max_attribute_bytes={options.max_attribute_bytes}"
+            )

@@ -23,10 +23,12 @@ Patch points, at class level so sessions created before `init()` are covered:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from typing import Any
 
 from connlog.instrumentation._init import Handle
+from connlog.instrumentation.class_patches import ClassPatches, Target
 from connlog.instrumentation.http_call import HttpCall, internal, should_record
 
 _CALL_ATTR = "_connlog_call"
@@ -39,8 +41,7 @@ _streams: dict[int, tuple[Any, HttpCall]] = {}
 # before `send`).
 _attempts: ContextVar[list[HttpCall] | None] = ContextVar("connlog_aiohttp_attempts", default=None)
 
-_installed = False
-_orig: dict[str, Any] = {}
+_patches = ClassPatches()
 
 
 def _body_bytes(body: Any) -> bytes | None:
@@ -74,8 +75,18 @@ def _finish(call: HttpCall, stream: Any) -> None:
     call.finish()
 
 
+async def _failing(call: HttpCall, step: Awaitable[Any]) -> Any:
+    """Await one of aiohttp's own steps; its failure (refused, reset, timeout, cancelled)
+    fails the call, then propagates to the connector unchanged."""
+    try:
+        return await step
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+
+
 async def _patched_send(self: Any, conn: Any) -> Any:
-    original = _orig["send"]
+    original = _patches.original("send")
     handle = should_record()
     if handle is None:
         return await original(self, conn)
@@ -89,11 +100,7 @@ async def _patched_send(self: Any, conn: Any) -> Any:
         call = None
     if call is None:
         return await original(self, conn)
-    try:
-        response = await original(self, conn)
-    except BaseException as exc:
-        call.fail(exc)
-        raise
+    response = await _failing(call, original(self, conn))
     try:
         setattr(response, _CALL_ATTR, call)
     except Exception:
@@ -103,15 +110,11 @@ async def _patched_send(self: Any, conn: Any) -> Any:
 
 
 async def _patched_start(self: Any, connection: Any) -> Any:
-    original = _orig["start"]
+    original = _patches.original("start")
     call: HttpCall | None = getattr(self, _CALL_ATTR, None)
     if call is None or call.done:
         return await original(self, connection)
-    try:
-        result = await original(self, connection)
-    except BaseException as exc:
-        call.fail(exc)
-        raise
+    result = await _failing(call, original(self, connection))
     try:
         version = getattr(self, "version", None)
         text = f"{version.major}.{version.minor}" if version is not None else None
@@ -133,7 +136,7 @@ async def _patched_start(self: Any, connection: Any) -> Any:
 
 
 def _patched_read_chunk(self: Any, n: int) -> bytes:
-    data: bytes = _orig["_read_nowait_chunk"](self, n)
+    data: bytes = _patches.original("_read_nowait_chunk")(self, n)
     entry = _streams.get(id(self))
     if entry is not None and entry[0] is self:
         call = entry[1]
@@ -150,7 +153,7 @@ def _ender(name: str) -> Any:
     def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
         call: HttpCall | None = getattr(self, _CALL_ATTR, None)
         try:
-            return _orig[name](self, *args, **kwargs)
+            return _patches.original(name)(self, *args, **kwargs)
         finally:
             if call is not None and not call.done:
                 try:
@@ -163,7 +166,7 @@ def _ender(name: str) -> Any:
 
 
 async def _patched_request(self: Any, method: str, str_or_url: Any, *args: Any, **kwargs: Any) -> Any:
-    original = _orig["_request"]
+    original = _patches.original("_request")
     if should_record() is None:
         return await original(self, method, str_or_url, *args, **kwargs)
     attempts: list[HttpCall] = []
@@ -188,16 +191,10 @@ async def _patched_request(self: Any, method: str, str_or_url: Any, *args: Any, 
         _attempts.reset(token)
 
 
-def install() -> bool:
-    """Patch aiohttp if it is importable (idempotent); False when it is not installed."""
-    global _installed
-    if _installed:
-        return True
-    try:
-        from aiohttp import client, client_reqrep, streams
-    except Exception:
-        return False
-    targets = (
+def _targets() -> tuple[Target, ...]:
+    from aiohttp import client, client_reqrep, streams
+
+    return (
         (client_reqrep.ClientRequest, "send", _patched_send),
         (client_reqrep.ClientResponse, "start", _patched_start),
         (client_reqrep.ClientResponse, "release", _ender("release")),
@@ -205,29 +202,13 @@ def install() -> bool:
         (streams.StreamReader, "_read_nowait_chunk", _patched_read_chunk),
         (client.ClientSession, "_request", _patched_request),
     )
-    if not all(hasattr(cls, name) for cls, name, _ in targets):
-        return False
-    for cls, name, patched in targets:
-        _orig[name] = getattr(cls, name)
-        setattr(cls, name, patched)
-    _installed = True
-    return True
+
+
+def install() -> bool:
+    """Patch aiohttp if it is importable (idempotent); False when it is not installed."""
+    return _patches.install(_targets)
 
 
 def uninstall() -> None:
     """Restore aiohttp."""
-    global _installed
-    if not _installed:
-        return
-    from aiohttp import client, client_reqrep, streams
-
-    for cls, name in (
-        (client_reqrep.ClientRequest, "send"),
-        (client_reqrep.ClientResponse, "start"),
-        (client_reqrep.ClientResponse, "release"),
-        (client_reqrep.ClientResponse, "close"),
-        (streams.StreamReader, "_read_nowait_chunk"),
-        (client.ClientSession, "_request"),
-    ):
-        setattr(cls, name, _orig[name])
-    _installed = False
+    _patches.uninstall()

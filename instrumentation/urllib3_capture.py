@@ -14,10 +14,13 @@ Patch points, at class level so pools created before `init()` are covered:
 - `HTTPResponse.release_conn` / `close`: the span ends when the body is exhausted or the
   response is released or closed, whichever comes first.
 
+- `HTTPResponse._handle_chunk`: urllib3 2.x reads a chunked body (most API responses)
+  in `read_chunked`, past `_raw_read`, one raw chunk at a time through this method: the
+  same tee. Under urllib3-future, which reads chunks through `_raw_read`, a chunk read
+  inside a `_raw_read` of the same call is not fed twice.
+
 A request body given as bytes or text is captured; a file or generator body is sent
-untouched and not captured (it cannot be copied without consuming it). urllib3 2.x's
-`read_chunked` reads past `_raw_read`; chunked bodies read that way are not captured
-(the installed urllib3-future reads chunks through `_raw_read`).
+untouched and not captured (it cannot be copied without consuming it).
 """
 
 # The SDK must never raise into the connector: its hooks catch broadly on purpose.
@@ -31,6 +34,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from connlog.instrumentation._init import Handle
+from connlog.instrumentation.class_patches import ClassPatches, Target
 from connlog.instrumentation.http_call import DEFAULT_PORTS, HttpCall, internal, should_record
 
 _HTTP_VERSIONS = {9: "0.9", 10: "1.0", 11: "1.1", 20: "2", 30: "3"}
@@ -42,8 +46,7 @@ _pending: ContextVar[HttpCall | None] = ContextVar("connlog_urllib3_pending", de
 
 _local = threading.local()  # the call whose `_raw_read` is running on this thread
 
-_installed = False
-_orig: dict[str, Any] = {}
+_patches = ClassPatches()
 
 
 def _new_call(handle: Handle, pool: Any, method: str, url: str, body: Any, headers: Any) -> HttpCall:
@@ -92,7 +95,7 @@ def _bind(call: HttpCall, response: Any) -> None:
 
 
 def _patched_make_request(self: Any, conn: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-    original = _orig["_make_request"]
+    original = _patches.original("_make_request")
     handle = should_record()
     if handle is None:
         return original(self, conn, method, url, *args, **kwargs)
@@ -145,8 +148,8 @@ def _call_of(response: Any) -> HttpCall | None:
 
 
 def _patched_raw_read(self: Any, *args: Any, **kwargs: Any) -> Any:
-    original = _orig["_raw_read"]
-    call = _call_of(self) if _installed else None
+    original = _patches.original("_raw_read")
+    call = _call_of(self) if _patches.installed else None
     if call is None or call.done:
         return original(self, *args, **kwargs)
     # urllib3 releases the connection inside `_raw_read`, before returning the last bytes:
@@ -171,11 +174,29 @@ def _patched_raw_read(self: Any, *args: Any, **kwargs: Any) -> Any:
     return data
 
 
+def _patched_handle_chunk(self: Any, *args: Any, **kwargs: Any) -> Any:
+    original = _patches.original("_handle_chunk")
+    call = _call_of(self) if _patches.installed else None
+    if call is None or call.done or getattr(_local, "reading", None) is call:
+        return original(self, *args, **kwargs)
+    try:
+        data = original(self, *args, **kwargs)
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    try:
+        if data:
+            call.feed(data)
+    except Exception:
+        internal(call.handle, "urllib3 chunk")
+    return data
+
+
 def _ender(name: str) -> Any:
     def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = getattr(self, _CALL_ATTR, None)
         try:
-            return _orig[name](self, *args, **kwargs)
+            return _patches.original(name)(self, *args, **kwargs)
         finally:
             if call is not None and getattr(_local, "reading", None) is call:
                 _local.released = True
@@ -189,40 +210,24 @@ def _ender(name: str) -> Any:
     return patched
 
 
+def _targets() -> tuple[Target, ...]:
+    from urllib3.connectionpool import HTTPConnectionPool
+    from urllib3.response import HTTPResponse
+
+    return (
+        (HTTPConnectionPool, "_make_request", _patched_make_request),
+        (HTTPResponse, "_raw_read", _patched_raw_read),
+        (HTTPResponse, "_handle_chunk", _patched_handle_chunk),
+        (HTTPResponse, "release_conn", _ender("release_conn")),
+        (HTTPResponse, "close", _ender("close")),
+    )
+
+
 def install() -> bool:
     """Patch urllib3 if it is importable (idempotent); False when it is not installed."""
-    global _installed
-    if _installed:
-        return True
-    try:
-        from urllib3.connectionpool import HTTPConnectionPool
-        from urllib3.response import HTTPResponse
-    except Exception:
-        return False
-    if not hasattr(HTTPConnectionPool, "_make_request") or not hasattr(HTTPResponse, "_raw_read"):
-        return False
-    _orig["_make_request"] = HTTPConnectionPool._make_request
-    _orig["_raw_read"] = HTTPResponse._raw_read
-    _orig["release_conn"] = HTTPResponse.release_conn
-    _orig["close"] = HTTPResponse.close
-    HTTPConnectionPool._make_request = _patched_make_request  # type: ignore[assignment]
-    HTTPResponse._raw_read = _patched_raw_read  # type: ignore[method-assign]
-    HTTPResponse.release_conn = _ender("release_conn")  # type: ignore[method-assign]
-    HTTPResponse.close = _ender("close")  # type: ignore[method-assign]
-    _installed = True
-    return True
+    return _patches.install(_targets)
 
 
 def uninstall() -> None:
     """Restore urllib3."""
-    global _installed
-    if not _installed:
-        return
-    from urllib3.connectionpool import HTTPConnectionPool
-    from urllib3.response import HTTPResponse
-
-    HTTPConnectionPool._make_request = _orig["_make_request"]  # type: ignore[method-assign]
-    HTTPResponse._raw_read = _orig["_raw_read"]  # type: ignore[method-assign]
-    HTTPResponse.release_conn = _orig["release_conn"]  # type: ignore[method-assign]
-    HTTPResponse.close = _orig["close"]  # type: ignore[method-assign]
-    _installed = False
+    _patches.uninstall()

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Final, Protocol
 
+from connlog.collector.key_sources import json_sources
 from connlog.query_api.errors import ApiError
 from connlog.query_api.scope import Scope
 
@@ -163,16 +162,8 @@ class AuthConfig:
         env = os.environ if environ is None else environ
         if env.get(ENV_AUTH, "").strip().lower() == "off":
             return cls(disabled=True)
-        raw = env.get(ENV_API_KEYS, "").strip()
-        path = env.get(ENV_API_KEYS_FILE, "").strip()
         entries: list[Any] = []
-        for source, text in ((ENV_API_KEYS, raw), (path, Path(path).read_text() if path else "")):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise AuthConfigError(f"{source} is not valid JSON: {exc.msg}") from exc
+        for source, data in json_sources(env, ENV_API_KEYS, ENV_API_KEYS_FILE, AuthConfigError):
             if not isinstance(data, list):
                 raise AuthConfigError(f"{source} must be a JSON list of {{key, role, connectors}}")
             entries.extend(data)

@@ -17,6 +17,7 @@ Fixtures (all function-scoped unless noted):
   every pipeline it made is stopped after the test.
 - `api` (session): an `ApiEnv` (`tests/api_env.py`): the query API app (TestClient) on a
   dataset of `connlog.datagen` runs sent through the real collector, with what was sent.
+- `api_db` (module): a `Client` on the `api` dataset's database.
 
 `Pipeline` (type: `from tests.pipeline import Pipeline, PipelineFactory`) attributes:
 `.http_endpoint` ("http://127.0.0.1:PORT"), `.grpc_endpoint` ("127.0.0.1:PORT"), `.client` (Client on `.database`), `.database`, `.settings`
@@ -28,9 +29,7 @@ run too, so storage tables such as `otel_traces` / `otel_logs` can be queried).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -41,12 +40,12 @@ from connlog import datagen
 from connlog.collector.batch import BatchTransform
 from connlog.collector.config import Settings
 from connlog.collector.options import CollectorOptions
-from connlog.collector.schema.migrate import apply_schema
 from connlog.collector.server import CollectorServer, SinkFactory
 from connlog.collector.store import connect
 from connlog.query_api.app import create_app
 from connlog.query_api.timeutil import NS, now_ns
 from tests.api_env import ApiEnv, Sent, _auth
+from tests.collector_env import drop_database, fresh_database, new_database, store
 from tests.pipeline import Pipeline, PipelineFactory
 
 
@@ -61,22 +60,17 @@ def base_settings(chdb_dir: Path) -> Settings:
 
 
 def _fresh_database(base: Settings) -> tuple[Settings, Client]:
-    settings = replace(base, database=f"t_{uuid.uuid4().hex[:8]}")
-    client = connect(settings)
-    apply_schema(client, settings)
-    return settings, client
+    return new_database(base)
 
 
 def _drop(client: Client, database: str) -> None:
-    client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
-    client.close()
+    drop_database(client, database)
 
 
 @pytest.fixture
 def ch_client(base_settings: Settings) -> Iterator[Client]:
-    settings, client = _fresh_database(base_settings)
-    yield client
-    _drop(client, settings.database)
+    with fresh_database(base_settings) as (_, client):
+        yield client
 
 
 @pytest.fixture
@@ -115,24 +109,21 @@ def pipeline(pipeline_factory: PipelineFactory) -> Pipeline:
 @pytest.fixture(scope="session")
 def api(base_settings: Settings) -> Iterator[ApiEnv]:
     """The query API on a dataset sent through the real collector, built once per session."""
-    settings = replace(base_settings, database=f"api_{uuid.uuid4().hex[:8]}")
-    ch = connect(settings)
-    apply_schema(ch, settings)
-    server = CollectorServer(
-        settings, http_port=0, grpc_port=0, options=CollectorOptions(batch_max_delay_s=0.1)
-    )
-    server.start()
     end = (now_ns() // (60 * NS)) * 60 * NS  # within retention, whole minutes
     ds = datagen.generate(seed=11, runs=30, end_ns=end, span_days=2.0, running=2)
-    try:
-        datagen.send(ds, server.http_endpoint)
-        assert server.flush(30)
-    finally:
-        server.stop()
-    sent = Sent.of(ds)
-    start = min(s.start_ns for s in sent.spans.values())
-    app = create_app(settings, auth=_auth())
-    with TestClient(app, raise_server_exceptions=False) as tc:
-        yield ApiEnv(tc, sent, settings, start, end)
-    ch.command(f"DROP DATABASE IF EXISTS {settings.database} SYNC")
-    ch.close()
+    with fresh_database(base_settings, "api") as (settings, _):
+        store(settings, ds)
+        sent = Sent.of(ds)
+        start = min(s.start_ns for s in sent.spans.values())
+        app = create_app(settings, auth=_auth())
+        with TestClient(app, raise_server_exceptions=False) as tc:
+            yield ApiEnv(tc, sent, settings, start, end)
+
+
+@pytest.fixture(scope="module")
+def api_db(api: ApiEnv) -> Iterator[Client]:
+    """A clickhouse-connect client on the `api` dataset's database, for the tests that read it
+    directly (query functions, `system` tables) beside the API."""
+    client = connect(api.settings)
+    yield client
+    client.close()

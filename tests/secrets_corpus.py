@@ -5,7 +5,7 @@ assert the value never reaches an exporter, the collector's tables, its WAL or t
 spool; the collector tests send the same cases as raw OTLP. Each secret is unique and
 distinctive, so a substring search for it has no false positives. Each case also names
 what must stay visible next to it (`keep`: ids, error codes, messages, hosts), so
-over-redaction fails too.
+over-redaction fails too. `send_corpus` is the connector both SDK tests run over it.
 
 `via` says where the secret travels (`value` is `template` with `{secret}` replaced):
 
@@ -37,9 +37,15 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+
+import connlog as cl
 
 
 @dataclass(frozen=True)
@@ -930,3 +936,29 @@ def request_for(case: SecretCase, base_url: str) -> tuple[str, str, dict[str, An
 def log_message(case: SecretCase) -> str:
     """The log line of a `log` case (other cases: a line mentioning nothing secret)."""
     return case.value if case.via == _L else f"nothing secret in {case.id}"
+
+
+# What a connector does after one corpus call: (case, method, url, response).
+AfterCall = Callable[[SecretCase, str, str, httpx.Response], None]
+
+
+def send_corpus(base_url: str, log: logging.Logger, after_call: AfterCall) -> None:
+    """Every case of `CASES` as a connector would leak it, inside the caller's run and step.
+
+    One page per case: a `log` case is written to `log`; every other case is sent to
+    `base_url` (a test server echoing `/echo`), then `after_call` does what the test's
+    connector does next, typically an entity that fails with a message quoting the secret;
+    its RuntimeError is logged with `log.exception`, as connectors do.
+    """
+    with httpx.Client() as client:
+        for number, case in enumerate(CASES):
+            with cl.page(number=number):
+                if case.via == _L:
+                    log.warning(log_message(case))
+                    continue
+                method, url, kwargs = request_for(case, base_url)
+                resp = client.request(method, url, **kwargs)
+                try:
+                    after_call(case, method, url, resp)
+                except RuntimeError:
+                    log.exception("entity failed")

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from clickhouse_connect.driver.client import Client
 from fastapi import Depends, Header, Path, Query, Request
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from connlog.query_api.auth import AuthConfig, Principal
 from connlog.query_api.config import ApiSettings
@@ -78,36 +78,46 @@ Caller = Annotated[Principal, Depends(principal)]
 Db = Annotated[Client, Depends(client)]
 
 
-# On a route, a filter model is read with extra="ignore": `app.reject_unknown_params` refuses
-# unknown and repeated names for the whole route at once (the model's fields and the route's
-# own parameters, such as the exports' `rows`), which a model forbidding extras cannot do
-# without also refusing those route parameters. Fields and checks stay those of `filters`.
-class RunQuery(RunFilterParams):
+class _RouteModel(BaseModel):
+    """What a route changes in a filter model: extra="ignore".
+
+    `app.reject_unknown_params` refuses unknown and repeated names for the whole route at
+    once (the model's fields and the route's own parameters, such as the exports' `rows`),
+    which a model forbidding extras cannot do without also refusing those route parameters.
+    A route model lists its filter model first and this one last: Pydantic merges the
+    bases' configs in that order, so `extra` comes from here and every other setting, field
+    and check stays that of `filters`.
+    """
+
     model_config = ConfigDict(extra="ignore")
 
 
-class CallQuery(CallFilterParams):
-    model_config = ConfigDict(extra="ignore")
+class RunQuery(RunFilterParams, _RouteModel):
+    """`RunFilterParams` on the runs list and the runs export."""
 
 
-class FaultQuery(FaultFilterParams):
-    model_config = ConfigDict(extra="ignore")
+class CallQuery(CallFilterParams, _RouteModel):
+    """`CallFilterParams` on the calls list and the calls export."""
 
 
-class LogQuery(LogFilterParams):
-    model_config = ConfigDict(extra="ignore")
+class FaultQuery(FaultFilterParams, _RouteModel):
+    """`FaultFilterParams` on the faults list."""
 
 
-class EntityQuery(EntityFilterParams):
-    model_config = ConfigDict(extra="ignore")
+class LogQuery(LogFilterParams, _RouteModel):
+    """`LogFilterParams` on the logs list and the logs export."""
 
 
-class PageQuery(PageParams):
-    model_config = ConfigDict(extra="ignore")
+class EntityQuery(EntityFilterParams, _RouteModel):
+    """`EntityFilterParams` on a run's entities."""
 
 
-class SearchQuery(SearchParams):
-    model_config = ConfigDict(extra="ignore")
+class PageQuery(PageParams, _RouteModel):
+    """`PageParams` on a run's pages."""
+
+
+class SearchQuery(SearchParams, _RouteModel):
+    """`SearchParams` on the search route."""
 
 
 def window(request: Request) -> int:

@@ -13,9 +13,8 @@ expected answers are what each run was made for, known here by construction:
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,12 +23,9 @@ from fastapi.testclient import TestClient
 
 import connlog as cl
 from connlog.collector.config import Settings
-from connlog.collector.options import CollectorOptions
-from connlog.collector.schema.migrate import apply_schema
-from connlog.collector.server import CollectorServer
-from connlog.collector.store import connect
 from connlog.query_api.app import create_app
 from tests.api_env import ADMIN, SCOPED, SCOPED_CONNECTOR, _auth, bearer
+from tests.collector_env import fresh_database, running_collector, sdk_to
 from tests.sdk.helpers import LocalServer
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol-login"
@@ -48,68 +44,53 @@ def _send_run(
     endpoint: str, base_url: str, connector: str, label: str, user: str | None
 ) -> tuple[str, dict[str, str]]:
     """One run through the SDK; returns its run id and {call label: URL}."""
-    handle = cl.init(connector=connector, version="1.0", endpoint=endpoint, protocol="http/protobuf")
     urls: dict[str, str] = {}
 
     def call(http: httpx.Client, name: str) -> None:
         urls[name] = f"{base_url}/echo?call={name}"
         http.get(urls[name])
 
-    try:
-        with (
-            cl.run(sync_type="full", trigger="manual", job_id=f"job-{label}", user=user) as r,
-            cl.step("contacts"),
-        ):
-            with httpx.Client() as http:
-                if label == "C":
-                    with cl.entity("c-1", type="contact", action="update", user=CAROL):
-                        call(http, "C-carol")
-                    call(http, "C-outside")
-                else:
-                    call(http, f"{label}-1")
-                    if label == "A":
-                        call(http, "A-2")
-                        with cl.entity("a-1", type="contact", action="create"):
-                            call(http, "A-record")
-            run_id = str(r.run_id)
-        assert handle.flush()
-    finally:
-        handle.shutdown()
-    return run_id, urls
+    with (
+        sdk_to(endpoint, connector),
+        cl.run(sync_type="full", trigger="manual", job_id=f"job-{label}", user=user) as r,
+        cl.step("contacts"),
+        httpx.Client() as http,
+    ):
+        if label == "C":
+            with cl.entity("c-1", type="contact", action="update", user=CAROL):
+                call(http, "C-carol")
+            call(http, "C-outside")
+        else:
+            call(http, f"{label}-1")
+            if label == "A":
+                call(http, "A-2")
+                with cl.entity("a-1", type="contact", action="create"):
+                    call(http, "A-record")
+    return str(r.run_id), urls
 
 
 @pytest.fixture(scope="module")
 def enduser_env(base_settings: Settings) -> Iterator[EnduserEnv]:
-    settings = replace(base_settings, database=f"enduser_{uuid.uuid4().hex[:8]}")
-    ch = connect(settings)
-    apply_schema(ch, settings)
-    collector = CollectorServer(
-        settings, http_port=0, grpc_port=0, options=CollectorOptions(batch_max_delay_s=0.1)
-    )
-    collector.start()
-    target = LocalServer()
     runs: dict[str, str] = {}
     urls: dict[str, str] = {}
-    try:
-        for label, connector, user in (
-            ("A", SCOPED_CONNECTOR, ALICE),
-            ("B", SCOPED_CONNECTOR, BOB),
-            ("C", SCOPED_CONNECTOR, None),
-            ("D", OTHER_CONNECTOR, ALICE),
-        ):
-            runs[label], sent = _send_run(collector.http_endpoint, target.url, connector, label, user)
-            urls.update(sent)
-        assert collector.flush(30)
-    finally:
-        target.stop()
-        collector.stop()
-    app = create_app(settings, auth=_auth())
-    try:
+    with fresh_database(base_settings, "enduser") as (settings, _):
+        target = LocalServer()
+        try:
+            with running_collector(settings) as collector:
+                for label, connector, user in (
+                    ("A", SCOPED_CONNECTOR, ALICE),
+                    ("B", SCOPED_CONNECTOR, BOB),
+                    ("C", SCOPED_CONNECTOR, None),
+                    ("D", OTHER_CONNECTOR, ALICE),
+                ):
+                    runs[label], sent = _send_run(collector.http_endpoint, target.url, connector, label, user)
+                    urls.update(sent)
+                assert collector.flush(30)
+        finally:
+            target.stop()
+        app = create_app(settings, auth=_auth())
         with TestClient(app, raise_server_exceptions=False) as tc:
             yield EnduserEnv(app, tc, runs, urls)
-    finally:
-        ch.command(f"DROP DATABASE IF EXISTS {settings.database} SYNC")
-        ch.close()
 
 
 def _get(env: EnduserEnv, path: str, key: str = ADMIN, **params: str) -> Any:

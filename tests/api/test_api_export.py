@@ -30,9 +30,9 @@ from connlog.query_api.routes.export import STOPPED
 from tests.api_env import (
     ADMIN,
     SCOPED,
-    SCOPED_CONNECTOR,
     VIEWER,
     ApiEnv,
+    _auth,
     bearer,
 )
 
@@ -116,20 +116,12 @@ def _pdf_text(content: bytes) -> bytes:
     return text
 
 
-def _keys() -> AuthConfig:
-    auth = AuthConfig()
-    auth.add(ADMIN, "admin", name="admin")
-    auth.add(VIEWER, "viewer", name="viewer")
-    auth.add(SCOPED, "viewer", [SCOPED_CONNECTOR], name="scoped")
-    return auth
-
-
 @pytest.mark.parametrize("fmt", ["csv", "pdf"])
 def test_row_cap_holds_for_every_format_kind_and_role(api: ApiEnv, fmt: str) -> None:
     from fastapi.testclient import TestClient
 
     cap = 7
-    app = create_app(api.settings, auth=_keys(), api_settings=ApiSettings(export_max_rows=cap))
+    app = create_app(api.settings, auth=_auth(), api_settings=ApiSettings(export_max_rows=cap))
     since = {"from": str(api.start_ns // 10**9 - 3600)}
     with TestClient(app) as tc:
         for key in (ADMIN, VIEWER, SCOPED):
@@ -180,7 +172,7 @@ def test_operator_sets_the_cap_by_environment(monkeypatch: pytest.MonkeyPatch) -
 def test_an_export_past_its_time_budget_is_a_503(api: ApiEnv) -> None:
     from fastapi.testclient import TestClient
 
-    app = create_app(api.settings, auth=_keys(), api_settings=ApiSettings(export_timeout_s=0))
+    app = create_app(api.settings, auth=_auth(), api_settings=ApiSettings(export_timeout_s=0))
     before = STOPPED["timeout"]
     with TestClient(app) as tc:
         resp = tc.get("/api/v1/export/calls.pdf", headers=bearer(ADMIN))

@@ -7,14 +7,12 @@ every part is one granule, so ratios are checked in the benchmark, not here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from clickhouse_connect.driver.client import Client
 
 from connlog.collector.schema import names as n
-from connlog.collector.store import connect
 from connlog.query_api.db import ReadStats, collect_stats
 from connlog.query_api.queries.calls import CallFilters, get_call, list_calls
 from connlog.query_api.queries.common import TimeRange
@@ -31,50 +29,43 @@ from tests.api_env import ApiEnv
 VIEWER = Scope(payloads=False)
 
 
-@pytest.fixture(scope="module")
-def ch(api: ApiEnv) -> Iterator[Client]:
-    client = connect(api.settings)
-    yield client
-    client.close()
-
-
 def _reads(fn: Callable[[], Any]) -> ReadStats:
     with collect_stats(estimate=True) as stats:
         fn()
     return stats
 
 
-def test_lists_and_viewer_routes_never_read_payloads(api: ApiEnv, ch: Client) -> None:
+def test_lists_and_viewer_routes_never_read_payloads(api: ApiEnv, api_db: Client) -> None:
     time = TimeRange(api.start_ns - 10**9)
     t = next(t for t in api.truth if t.status == "error")
     step = next(s.span_id for s in api.sent.by_trace[t.run_id] if s.attrs.get("connector.role") == "step")
     call = next(s.span_id for s in api.sent.by_trace[t.run_id] if s.attrs.get("connector.role") == "http")
     cases: dict[str, Callable[[], Any]] = {
-        "runs": lambda: list_runs(ch, RunFilters(time=time), FULL),
-        "run": lambda: get_run(ch, t.run_id, VIEWER),
-        "pages": lambda: list_pages(ch, t.run_id, step, FULL),
-        "entities": lambda: list_entities(ch, t.run_id, EntityFilters(), FULL),
-        "calls": lambda: list_calls(ch, CallFilters(time=time, status=None), FULL),
-        "call (viewer)": lambda: get_call(ch, call, VIEWER),
-        "trace": lambda: get_trace(ch, t.run_id, FULL),
-        "search": lambda: search_runs(ch, t.job_id, time, FULL),
-        "search in run": lambda: search_in_run(ch, t.steps[0], t.run_id, FULL),
-        "faults (viewer)": lambda: list_faults(ch, FaultFilters(time=time), VIEWER),
-        "logs": lambda: list_logs(ch, LogFilters(time=time), FULL),
+        "runs": lambda: list_runs(api_db, RunFilters(time=time), FULL),
+        "run": lambda: get_run(api_db, t.run_id, VIEWER),
+        "pages": lambda: list_pages(api_db, t.run_id, step, FULL),
+        "entities": lambda: list_entities(api_db, t.run_id, EntityFilters(), FULL),
+        "calls": lambda: list_calls(api_db, CallFilters(time=time, status=None), FULL),
+        "call (viewer)": lambda: get_call(api_db, call, VIEWER),
+        "trace": lambda: get_trace(api_db, t.run_id, FULL),
+        "search": lambda: search_runs(api_db, t.job_id, time, FULL),
+        "search in run": lambda: search_in_run(api_db, t.steps[0], t.run_id, FULL),
+        "faults (viewer)": lambda: list_faults(api_db, FaultFilters(time=time), VIEWER),
+        "logs": lambda: list_logs(api_db, LogFilters(time=time), FULL),
     }
     for name, fn in cases.items():
         stats = _reads(fn)
         assert n.PAYLOADS not in stats.granule_rows, name
         assert stats.queries >= 1
-    admin = _reads(lambda: get_call(ch, call, FULL))
+    admin = _reads(lambda: get_call(api_db, call, FULL))
     assert n.PAYLOADS in admin.granule_rows
 
 
-def test_drill_downs_start_from_the_trace_id_lookup(api: ApiEnv, ch: Client) -> None:
+def test_drill_downs_start_from_the_trace_id_lookup(api: ApiEnv, api_db: Client) -> None:
     t = api.truth[1]
-    stats = _reads(lambda: get_trace(ch, t.run_id, VIEWER))
+    stats = _reads(lambda: get_trace(api_db, t.run_id, VIEWER))
     assert stats.per_query[0][0] == "trace_bounds" and n.TRACE_ID_TS in stats.granule_rows
-    total = int(ch.command(f"SELECT count() FROM {n.TRACES}"))
+    total = int(api_db.command(f"SELECT count() FROM {n.TRACES}"))
     assert 0 < stats.granule_rows[n.TRACES] <= total * 3
 
 
@@ -82,15 +73,15 @@ def _tables(stats: ReadStats, *labels: str) -> set[str]:
     return {table for label, table, _ in stats.query_tables if label in labels}
 
 
-def test_run_detail_is_two_queries_then_payloads_for_admin_faults(api: ApiEnv, ch: Client) -> None:
+def test_run_detail_is_two_queries_then_payloads_for_admin_faults(api: ApiEnv, api_db: Client) -> None:
     """The run row (bounds from the trace-id table as a scalar subquery), then one read of its
     spans; an admin key adds only the fault headers from the payload table."""
     t = next(t for t in api.truth if t.status == "error")
-    viewer = _reads(lambda: get_run(ch, t.run_id, VIEWER))
+    viewer = _reads(lambda: get_run(api_db, t.run_id, VIEWER))
     assert [q[0] for q in viewer.per_query] == ["run_row", "run_spans"]
     assert _tables(viewer, "run_row") == {n.RUNS}
     assert _tables(viewer, "run_spans") == {n.TRACES}
-    admin = _reads(lambda: get_run(ch, t.run_id, FULL))
+    admin = _reads(lambda: get_run(api_db, t.run_id, FULL))
     assert [q[0] for q in admin.per_query] == ["run_row", "run_spans", "fault_headers"]
     assert _tables(admin, "fault_headers") == {n.PAYLOADS}
 
@@ -100,11 +91,11 @@ _RUN_LABELS = ("list_runs", "running_counters")
 
 def test_finished_runs_are_listed_and_searched_without_reading_otel_traces(
     api: ApiEnv,
-    ch: Client,
+    api_db: Client,
 ) -> None:
     time = TimeRange(api.start_ns - 10**9)
     for status in ("ok", "error"):
-        stats = _reads(lambda status=status: list_runs(ch, RunFilters(time=time, status=status), FULL))
+        stats = _reads(lambda status=status: list_runs(api_db, RunFilters(time=time, status=status), FULL))
         assert stats.granule_rows.keys() == {n.RUNS}, status
     # A record only finished runs touched: building the run hits reads connector_runs only.
     running = {t.run_id for t in api.truth if t.status == "running"}
@@ -114,18 +105,18 @@ def test_finished_runs_are_listed_and_searched_without_reading_otel_traces(
             touched.setdefault(ext, set()).add(t.run_id)
     ext = next(x for x, runs in sorted(touched.items()) if not runs & running)
     found: list[Any] = []
-    stats = _reads(lambda: found.append(search_runs(ch, ext, time, FULL)))
+    stats = _reads(lambda: found.append(search_runs(api_db, ext, time, FULL)))
     assert {h.run.run_id for h in found[0].runs} == touched[ext]
     assert _tables(stats, *_RUN_LABELS) == {n.RUNS}
     # The control: a page with running runs does read their steps from otel_traces.
-    stats = _reads(lambda: list_runs(ch, RunFilters(time=time, status="running"), FULL))
+    stats = _reads(lambda: list_runs(api_db, RunFilters(time=time, status="running"), FULL))
     assert _tables(stats, "list_runs") == {n.RUNS}
     assert _tables(stats, "running_counters") == {n.TRACES}
 
 
-def test_a_finished_run_is_its_finished_row_not_its_start_marker(api: ApiEnv, ch: Client) -> None:
+def test_a_finished_run_is_its_finished_row_not_its_start_marker(api: ApiEnv, api_db: Client) -> None:
     t = next(t for t in api.truth if t.status == "error" and t.counters["fetched"])
-    rows = ch.query(
+    rows = api_db.query(
         f"SELECT {n.C_FINISHED}, {n.C_RUN_STATUS}, Fetched, {n.C_EXIT_CODE} FROM {n.RUNS}"
         f" WHERE {n.C_TRACE_ID} = {{t:String}} ORDER BY {n.C_FINISHED}",
         parameters={"t": t.run_id},
@@ -135,8 +126,10 @@ def test_a_finished_run_is_its_finished_row_not_its_start_marker(api: ApiEnv, ch
         (False, "running", 0, 0),
         (True, "error", t.counters["fetched"], t.exit_code),
     ]
-    listed = list_runs(ch, RunFilters(time=TimeRange(api.start_ns - 10**9), run_ids=(t.run_id,)), FULL).items
-    detail = get_run(ch, t.run_id, FULL).run
+    listed = list_runs(
+        api_db, RunFilters(time=TimeRange(api.start_ns - 10**9), run_ids=(t.run_id,)), FULL
+    ).items
+    detail = get_run(api_db, t.run_id, FULL).run
     for run in (listed[0], detail):
         assert (run.status, run.exit_code, run.counters.fetched) == (
             "error",
@@ -146,9 +139,9 @@ def test_a_finished_run_is_its_finished_row_not_its_start_marker(api: ApiEnv, ch
         assert run.duration_ms is not None
 
 
-def test_record_search_is_an_index_read(api: ApiEnv, ch: Client) -> None:
+def test_record_search_is_an_index_read(api: ApiEnv, api_db: Client) -> None:
     ext = next(x for t in api.truth for x in t.external_ids)
-    stats = _reads(lambda: search_runs(ch, ext, TimeRange(api.start_ns - 10**9), FULL))
+    stats = _reads(lambda: search_runs(api_db, ext, TimeRange(api.start_ns - 10**9), FULL))
     assert stats.per_query[0][0] == "search_index" and n.SEARCH_INDEX in stats.granule_rows
     assert n.PAYLOADS not in stats.granule_rows
 

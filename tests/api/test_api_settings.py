@@ -7,7 +7,6 @@ and newest day of each table's time column) on the dataset sent through the real
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -16,7 +15,6 @@ from fastapi.testclient import TestClient
 
 from connlog.collector.config import ENV_INGEST_KEYS, ENV_INGEST_KEYS_FILE, Retention
 from connlog.collector.schema.ddl import COLD_CODEC, HOT_CODEC, STORAGE_TABLES, payload_days
-from connlog.collector.store import connect
 from connlog.instrumentation._init import DEFAULT_BODY_CAP
 from connlog.query_api.app import create_app
 from connlog.query_api.auth import AuthConfig
@@ -26,13 +24,6 @@ from tests.api_env import ADMIN, SCOPED_ADMIN, VIEWER, ApiEnv
 
 URL = api(SETTINGS)
 INGEST_KEY = "ingest-key-0123456789abcdef"
-
-
-@pytest.fixture
-def ch(api: ApiEnv) -> Iterator[Client]:
-    client = connect(api.settings)
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -57,13 +48,13 @@ def test_admin_sees_the_settings_the_server_runs_with(api: ApiEnv, no_ingest_env
     assert body["storage_note"] is None
 
 
-def test_rows_bytes_and_days_per_table_match_what_is_stored(api: ApiEnv, ch: Client) -> None:
+def test_rows_bytes_and_days_per_table_match_what_is_stored(api: ApiEnv, api_db: Client) -> None:
     storage = {t["table"]: t for t in api.ok(URL, ADMIN)["storage"]}
     assert list(storage) == [t.name for t in STORAGE_TABLES]
     db = api.settings.database
     for t in STORAGE_TABLES:
         got = storage[t.name]
-        count, oldest, newest = ch.query(
+        count, oldest, newest = api_db.query(
             f"SELECT count(), toString(min(toDate({t.time_expr}))), toString(max(toDate({t.time_expr})))"
             f" FROM {db}.{t.name}"
         ).result_rows[0]

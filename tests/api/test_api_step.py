@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from connlog.collector.schema import names as n
-from connlog.collector.store import connect
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.db import collect_stats
 from connlog.query_api.errors import ApiError
@@ -19,19 +16,12 @@ from tests.api_env import SCOPED_CONNECTOR, ApiEnv
 RUNS = "/api/v1/runs"
 
 
-@pytest.fixture
-def db(api: ApiEnv) -> Iterator[Client]:
-    client = connect(api.settings)
-    yield client
-    client.close()
-
-
-def test_each_step_is_the_row_the_run_detail_shows(api: ApiEnv, db: Client) -> None:
+def test_each_step_is_the_row_the_run_detail_shows(api: ApiEnv, api_db: Client) -> None:
     checked = 0
     for t in api.truth:
         detail = api.ok(f"{RUNS}/{t.run_id}")
         for step in detail["steps"]:
-            row = get_step(db, t.run_id, step["step_id"], FULL)
+            row = get_step(api_db, t.run_id, step["step_id"], FULL)
             assert row.model_dump() == step
             sent = api.sent.spans[step["step_id"]]
             assert row.name == sent.attrs[sc.STEP_NAME]
@@ -51,7 +41,7 @@ def _step_and_page(api: ApiEnv) -> tuple[str, str, str]:
     raise AssertionError("the dataset has no page spans")
 
 
-def test_not_a_step_of_this_run_is_404(api: ApiEnv, db: Client) -> None:
+def test_not_a_step_of_this_run_is_404(api: ApiEnv, api_db: Client) -> None:
     run_id, step_id, page_id = _step_and_page(api)
     other = next(t.run_id for t in api.truth if t.run_id != run_id)
     for rid, sid in (
@@ -61,11 +51,11 @@ def test_not_a_step_of_this_run_is_404(api: ApiEnv, db: Client) -> None:
         ("0" * 32, step_id),  # no such run
     ):
         with pytest.raises(ApiError) as err:
-            get_step(db, rid, sid, FULL)
+            get_step(api_db, rid, sid, FULL)
         assert err.value.status == 404 and err.value.message == f"step {sid} in run {rid} not found"
 
 
-def test_scope_hides_other_connectors_steps(api: ApiEnv, db: Client) -> None:
+def test_scope_hides_other_connectors_steps(api: ApiEnv, api_db: Client) -> None:
     scoped = Scope(connectors=(SCOPED_CONNECTOR,))
     mine = next(t for t in api.truth if t.connector == SCOPED_CONNECTOR)
     theirs = next(t for t in api.truth if t.connector != SCOPED_CONNECTOR)
@@ -73,18 +63,18 @@ def test_scope_hides_other_connectors_steps(api: ApiEnv, db: Client) -> None:
         t.run_id: next(s.span_id for s in api.sent.by_trace[t.run_id] if s.attrs.get(sc.ROLE) == "step")
         for t in (mine, theirs)
     }
-    assert get_step(db, mine.run_id, step_of[mine.run_id], scoped).step_id == step_of[mine.run_id]
+    assert get_step(api_db, mine.run_id, step_of[mine.run_id], scoped).step_id == step_of[mine.run_id]
     with pytest.raises(ApiError) as err:
-        get_step(db, theirs.run_id, step_of[theirs.run_id], scoped)
+        get_step(api_db, theirs.run_id, step_of[theirs.run_id], scoped)
     assert err.value.status == 404
 
 
-def test_one_query_bounded_by_the_trace_id_table_never_payloads(api: ApiEnv, db: Client) -> None:
+def test_one_query_bounded_by_the_trace_id_table_never_payloads(api: ApiEnv, api_db: Client) -> None:
     """One round trip: the run's bounds from the trace-id table (a scalar subquery), then the
     step span within them; the granules read from `otel_traces` are those of the run."""
     run_id, step_id, _ = _step_and_page(api)
     with collect_stats(estimate=True) as stats:
-        get_step(db, run_id, step_id, FULL)
+        get_step(api_db, run_id, step_id, FULL)
     assert [q[0] for q in stats.per_query] == ["step"]
     assert {t for label, t, _ in stats.query_tables if label == "step"} >= {n.TRACES}
     assert n.PAYLOADS not in stats.granule_rows

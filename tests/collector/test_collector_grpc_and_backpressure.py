@@ -23,7 +23,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from connlog.collector.options import CollectorOptions
 from connlog.collector.schema.names import LOGS, TRACES
-from connlog.collector.sink import ClickHouseSink
+from tests.faulty_sink import FaultySink
 from tests.otlp_samples import START_NS, logs_request, span, traces_request
 from tests.pipeline import Pipeline, PipelineFactory
 
@@ -36,6 +36,15 @@ def channel(pipeline: Pipeline) -> Iterator[grpc.Channel]:
 
 def _ids(n: int, first: int = 0) -> list[Any]:
     return [span(f"s{i}", span_id=(i + 1).to_bytes(8, "big")) for i in range(first, first + n)]
+
+
+def _post_traces(p: Pipeline, *spans: Any) -> httpx.Response:
+    """The spans as one OTLP/HTTP protobuf request to the pipeline's collector."""
+    return httpx.post(
+        f"{p.http_endpoint}/v1/traces",
+        content=traces_request(*spans).SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
 
 
 def test_grpc_partial_success_for_wrong_length_ids(pipeline: Pipeline, channel: grpc.Channel) -> None:
@@ -67,7 +76,7 @@ def test_grpc_malformed_message_is_invalid_argument(pipeline: Pipeline, channel:
     assert pipeline.client.query(f"SELECT SpanName FROM {TRACES}").result_rows == [("still serving",)]
 
 
-class GatedSink(ClickHouseSink):
+class GatedSink(FaultySink):
     """A real ClickHouse sink that waits for `gate` before each insert: a slow writer."""
 
     def __init__(self, client: Client) -> None:
@@ -75,10 +84,9 @@ class GatedSink(ClickHouseSink):
         self.gate = threading.Event()
         self.waiting = threading.Event()
 
-    def write(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> None:
+    def before(self, columns: Sequence[str], data: list[list[Any]]) -> None:
         self.waiting.set()
         assert self.gate.wait(30), "test never opened the gate"
-        super().write(table, columns, data)
 
 
 def test_backlog_full_gives_429_and_unavailable_then_recovers(pipeline_factory: PipelineFactory) -> None:
@@ -94,7 +102,7 @@ def test_backlog_full_gives_429_and_unavailable_then_recovers(pipeline_factory: 
     sink = sinks[0]
     url = f"{p.http_endpoint}/v1/traces"
     headers = {"Content-Type": "application/x-protobuf"}
-    first = httpx.post(url, content=traces_request(*_ids(3)).SerializeToString(), headers=headers)
+    first = _post_traces(p, *_ids(3))
     assert first.status_code == 200
     assert sink.waiting.wait(10)  # the writer holds 3 rows and is stuck
 
@@ -138,11 +146,7 @@ def test_transform_seam_rewrites_rows_before_queueing(pipeline_factory: Pipeline
         return batch
 
     p = pipeline_factory(transform=redact)
-    resp = httpx.post(
-        f"{p.http_endpoint}/v1/traces",
-        content=traces_request(span("secret")).SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-    )
+    resp = _post_traces(p, span("secret"))
     assert resp.status_code == 200
     p.flush()
     assert p.client.query(f"SELECT SpanName FROM {TRACES}").result_rows == [("<redacted>",)]
@@ -155,11 +159,7 @@ def test_failing_transform_rejects_request(pipeline_factory: PipelineFactory) ->
         raise KeyError("no rule")
 
     p = pipeline_factory(transform=broken)
-    resp = httpx.post(
-        f"{p.http_endpoint}/v1/traces",
-        content=traces_request(span("x")).SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-    )
+    resp = _post_traces(p, span("x"))
     assert resp.status_code == 400
     with grpc.insecure_channel(p.grpc_endpoint) as ch, pytest.raises(grpc.RpcError) as err:
         TraceServiceStub(ch).Export(traces_request(span("x")), timeout=10)

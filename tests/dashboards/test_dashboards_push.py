@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,15 @@ def test_first_push_creates_folder_datasource_and_dashboards(grafana: tuple[str,
     assert state.auth == {f"Bearer {TOKEN}"}
 
 
+def _edited_copy(directory: Path, file: str, edit: Callable[[dict[str, Any]], None]) -> None:
+    """The built dashboards copied into `directory`, with `edit` applied to `file`'s JSON."""
+    for f in build.DASHBOARD_DIR.glob("*.json"):
+        shutil.copy(f, directory / f.name)
+    doc = json.loads((directory / file).read_text())
+    edit(doc)
+    (directory / file).write_text(json.dumps(doc))
+
+
 def test_second_push_is_unchanged_and_writes_nothing(grafana: tuple[str, FakeGrafana]) -> None:
     url, state = grafana
     push(url, TOKEN)
@@ -167,11 +176,7 @@ def test_changed_dashboard_is_updated_with_its_version(
 ) -> None:
     url, state = grafana
     push(url, TOKEN)
-    for f in build.DASHBOARD_DIR.glob("*.json"):
-        shutil.copy(f, tmp_path / f.name)
-    runs = json.loads((tmp_path / "runs.json").read_text())
-    runs["panels"][0]["title"] = "Runs by status (edited)"
-    (tmp_path / "runs.json").write_text(json.dumps(runs))
+    _edited_copy(tmp_path, "runs.json", lambda d: d["panels"][0].update(title="Runs by status (edited)"))
     state.requests.clear()
     changes = push(url, TOKEN, dashboards_dir=tmp_path)
     by_uid = {c.uid: c.action for c in changes}
@@ -188,11 +193,7 @@ def test_concurrent_ui_edit_fails_the_push_instead_of_being_overwritten(
 ) -> None:
     url, state = grafana
     push(url, TOKEN)
-    for f in build.DASHBOARD_DIR.glob("*.json"):
-        shutil.copy(f, tmp_path / f.name)
-    logs = json.loads((tmp_path / "logs.json").read_text())
-    logs["description"] = "changed"
-    (tmp_path / "logs.json").write_text(json.dumps(logs))
+    _edited_copy(tmp_path, "logs.json", lambda d: d.update(description="changed"))
     state.edit_after_read.add(build.UID_LOGS)
     with pytest.raises(GrafanaClientError) as err:
         push(url, TOKEN, dashboards_dir=tmp_path)

@@ -22,18 +22,15 @@ from clickhouse_connect.driver.client import Client
 
 from connlog import datagen
 from connlog.collector.config import Settings
-from connlog.collector.options import CollectorOptions
 from connlog.collector.schema import names
-from connlog.collector.schema.migrate import apply_schema
 from connlog.collector.schema.names import TRACES_INGEST, TRACES_INGEST_COLUMNS
-from connlog.collector.server import CollectorServer
-from connlog.collector.store import connect
 from connlog.dashboards import build
 from connlog.dashboards.macros import ALL, TimeRange, Variable, expand, interval_for
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.queries.common import TimeRange as ApiTimeRange
 from connlog.query_api.queries.runs import RunFilters, list_runs
 from connlog.query_api.scope import FULL
+from tests.collector_env import fresh_database, store
 
 # The dataset ends at the last full hour: recent enough that the schema's retention TTL
 # (30 days) keeps it, fixed within a test session so every query sees the same data.
@@ -71,22 +68,10 @@ class Result:
 
 @pytest.fixture(scope="module")
 def env(base_settings: Settings) -> Iterator[Env]:
-    settings = replace(base_settings, database=f"t_{uuid.uuid4().hex[:8]}")
-    client = connect(settings)
-    apply_schema(client, settings)
-    server = CollectorServer(
-        settings, http_port=0, grpc_port=0, options=CollectorOptions(batch_max_delay_s=0.2)
-    )
-    server.start()
-    try:
-        data = datagen.generate(seed=11, runs=36, end_ns=END_NS, span_days=1.0, pages=(1, 2), entities=(1, 3))
-        datagen.send(data, server.http_endpoint)
-        assert server.flush(30.0)
+    data = datagen.generate(seed=11, runs=36, end_ns=END_NS, span_days=1.0, pages=(1, 2), entities=(1, 3))
+    with fresh_database(base_settings) as (settings, client):
+        store(settings, data, batch_max_delay_s=0.2)
         yield Env(client, data)
-    finally:
-        server.stop()
-        client.command(f"DROP DATABASE IF EXISTS {settings.database} SYNC")
-        client.close()
 
 
 # --------------------------------------------------------------------------- helpers

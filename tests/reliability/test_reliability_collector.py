@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from clickhouse_connect.driver.client import Client
@@ -23,11 +23,35 @@ from connlog.collector.options import CollectorOptions
 from connlog.collector.schema.names import TRACES, TRACES_INGEST
 from connlog.collector.sink import ClickHouseSink
 from connlog.collector.wal import WalLocked, WriteAheadLog
+from tests.faulty_sink import FaultySink
 from tests.otlp_samples import span, traces_request
-from tests.pipeline import PipelineFactory
+from tests.pipeline import Pipeline, PipelineFactory
 from tests.reliability.runner import STORAGE
 
 PB = {"Content-Type": "application/x-protobuf"}
+S = TypeVar("S", bound=ClickHouseSink)
+
+
+def _post(url: str, *spans: Any) -> httpx.Response:
+    return httpx.post(f"{url}/v1/traces", content=traces_request(*spans).SerializeToString(), headers=PB)
+
+
+def _numbered(name: str, n: int) -> Any:
+    """A span with the 8-byte span id `n`, so the stored rows can be told apart."""
+    return span(name, span_id=n.to_bytes(8, "big"))
+
+
+def _with_sink(
+    pipeline_factory: PipelineFactory, options: CollectorOptions, sink: Callable[[Client], S]
+) -> tuple[Pipeline, list[S]]:
+    """A pipeline whose inserts go through `sink` (fault injection), and the sinks it made."""
+    sinks: list[S] = []
+
+    def make(client: Client) -> S:
+        sinks.append(sink(client))
+        return sinks[-1]
+
+    return pipeline_factory(options, sink_factory=make), sinks
 
 
 def _batch(rows: int, tag: str = "x") -> ColumnBatch:
@@ -141,7 +165,7 @@ def _ingest_batch(n: int) -> ColumnBatch:
 
     spans = []
     for i in range(n):
-        s = span(f"dedup-{i}", span_id=(i + 1).to_bytes(8, "big"))
+        s = _numbered(f"dedup-{i}", i + 1)
         s.attributes.add(key="connector.entity.external_id", value={"string_value": f"rec-{i}"})
         s.attributes.add(key="http.request.body.content", value={"string_value": "{}"})
         spans.append(s)
@@ -198,20 +222,12 @@ class InsertThenFail(ClickHouseSink):
             raise ConnectionError("injected: connection reset after the insert")
 
 
-def _post(url: str, *spans: Any) -> httpx.Response:
-    return httpx.post(f"{url}/v1/traces", content=traces_request(*spans).SerializeToString(), headers=PB)
-
-
 def test_retry_after_lost_ack_does_not_duplicate(pipeline_factory: PipelineFactory) -> None:
-    sinks: list[InsertThenFail] = []
-
-    def make(client: Client) -> InsertThenFail:
-        sinks.append(InsertThenFail(client))
-        return sinks[-1]
-
-    p = pipeline_factory(CollectorOptions(batch_max_delay_s=0.05, insert_backoff_s=0.01), sink_factory=make)
+    p, sinks = _with_sink(
+        pipeline_factory, CollectorOptions(batch_max_delay_s=0.05, insert_backoff_s=0.01), InsertThenFail
+    )
     for i in range(6):
-        assert _post(p.http_endpoint, span(f"s{i}", span_id=(i + 1).to_bytes(8, "big"))).status_code == 200
+        assert _post(p.http_endpoint, _numbered(f"s{i}", i + 1)).status_code == 200
     p.flush()
     assert p.stats["insert_retries"] == 2
     tokens = sinks[0].tokens
@@ -220,7 +236,7 @@ def test_retry_after_lost_ack_does_not_duplicate(pipeline_factory: PipelineFacto
 
 
 # --------------------------------------------------------------------------- outage, poison, cap
-class Outage(ClickHouseSink):
+class Outage(FaultySink):
     """Fails every insert while `down` is set (fault injection), then recovers."""
 
     def __init__(self, client: Client) -> None:
@@ -229,23 +245,20 @@ class Outage(ClickHouseSink):
         self.down.set()
         self.failures = 0
 
-    def write(
-        self, table: str, columns: Sequence[str], data: list[list[Any]], *, token: str | None = None
-    ) -> None:
+    def before(self, columns: Sequence[str], data: list[list[Any]]) -> None:
         if self.down.is_set():
             self.failures += 1
             raise ConnectionError("injected: clickhouse down")
-        super().write(table, columns, data, token=token)
 
 
 def test_outage_longer_than_the_retry_budget_loses_nothing(pipeline_factory: PipelineFactory) -> None:
-    sinks: list[Outage] = []
-    p = pipeline_factory(
+    p, sinks = _with_sink(
+        pipeline_factory,
         CollectorOptions(batch_max_delay_s=0.05, insert_backoff_s=0.01, insert_backoff_max_s=0.05),
-        sink_factory=lambda c: sinks.append(Outage(c)) or sinks[-1],
+        Outage,
     )
     for i in range(20):
-        assert _post(p.http_endpoint, span(f"o{i}", span_id=(i + 1).to_bytes(8, "big"))).status_code == 200
+        assert _post(p.http_endpoint, _numbered(f"o{i}", i + 1)).status_code == 200
     deadline = time.monotonic() + 10
     while sinks[0].failures < 10 and time.monotonic() < deadline:  # far past insert_retries=3
         time.sleep(0.02)
@@ -256,22 +269,19 @@ def test_outage_longer_than_the_retry_budget_loses_nothing(pipeline_factory: Pip
     assert p.stats["spans_dropped"] == 0 and p.stats["spans_written"] == 20
 
 
-class RejectsPoison(ClickHouseSink):
+class RejectsPoison(FaultySink):
     """Rejects, permanently, any batch holding a span named 'poison'."""
 
-    def write(
-        self, table: str, columns: Sequence[str], data: list[list[Any]], *, token: str | None = None
-    ) -> None:
+    def before(self, columns: Sequence[str], data: list[list[Any]]) -> None:
         if "SpanName" in columns and "poison" in data[list(columns).index("SpanName")]:
             raise PermanentInsertError("TYPE_MISMATCH: injected poison")
-        super().write(table, columns, data, token=token)
 
 
 def test_poison_batch_is_dead_lettered_and_does_not_block_the_rest(pipeline_factory: PipelineFactory) -> None:
     p = pipeline_factory(CollectorOptions(batch_max_delay_s=0.5), sink_factory=RejectsPoison)
     names = ["ok-1", "poison", "ok-2", "ok-3"]
     for i, name in enumerate(names):  # within one batch delay: merged into one insert, then split
-        assert _post(p.http_endpoint, span(name, span_id=(i + 1).to_bytes(8, "big"))).status_code == 200
+        assert _post(p.http_endpoint, _numbered(name, i + 1)).status_code == 200
     p.flush()
     stored = sorted(r[0] for r in p.client.query(f"SELECT SpanName FROM {TRACES}").result_rows)
     assert stored == ["ok-1", "ok-2", "ok-3"]
@@ -286,27 +296,24 @@ def test_poison_batch_is_dead_lettered_and_does_not_block_the_rest(pipeline_fact
     assert all(d["rows"] == 1 and d["table"] == TRACES_INGEST for d in docs)
 
 
-class Gated(ClickHouseSink):
+class Gated(FaultySink):
     def __init__(self, client: Client) -> None:
         super().__init__(client)
         self.gate = threading.Event()
 
-    def write(
-        self, table: str, columns: Sequence[str], data: list[list[Any]], *, token: str | None = None
-    ) -> None:
+    def before(self, columns: Sequence[str], data: list[list[Any]]) -> None:
         assert self.gate.wait(30)
-        super().write(table, columns, data, token=token)
 
 
 def test_full_wal_answers_429_with_retry_after(pipeline_factory: PipelineFactory) -> None:
-    sinks: list[Gated] = []
-    p = pipeline_factory(
+    p, sinks = _with_sink(
+        pipeline_factory,
         CollectorOptions(batch_max_delay_s=0.01, wal_max_bytes=6_000, retry_after_s=3),
-        sink_factory=lambda c: sinks.append(Gated(c)) or sinks[-1],
+        Gated,
     )
     codes = []
     for i in range(12):
-        resp = _post(p.http_endpoint, span(f"c{i}", span_id=(i + 1).to_bytes(8, "big")))
+        resp = _post(p.http_endpoint, _numbered(f"c{i}", i + 1))
         codes.append(resp.status_code)
         if resp.status_code == 429:
             assert resp.headers["Retry-After"] == "3"
@@ -315,4 +322,4 @@ def test_full_wal_answers_429_with_retry_after(pipeline_factory: PipelineFactory
     sinks[0].gate.set()
     p.flush()
     assert p.client.query(f"SELECT count() FROM {TRACES}").result_rows == [(codes.count(200),)]
-    assert _post(p.http_endpoint, span("after", span_id=(99).to_bytes(8, "big"))).status_code == 200
+    assert _post(p.http_endpoint, _numbered("after", 99)).status_code == 200

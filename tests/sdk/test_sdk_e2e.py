@@ -11,7 +11,9 @@ import pytest
 import connlog as cl
 from connlog.collector.schema import names as n
 from connlog.instrumentation import semconv as sc
-from tests.secrets_corpus import CASES, REGISTERED, log_message, request_for
+from tests.pipeline import Pipeline
+from tests.sdk.helpers import LocalServer
+from tests.secrets_corpus import CASES, REGISTERED, SecretCase, send_corpus
 
 
 def _rows(pipeline: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -19,7 +21,9 @@ def _rows(pipeline: Any, sql: str) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
-def test_run_lands_in_traces_payloads_and_logs(pipeline, server, protocol: str) -> None:
+def test_run_lands_in_traces_payloads_and_logs(
+    pipeline: Pipeline, server: LocalServer, protocol: str
+) -> None:
     endpoint = pipeline.http_endpoint if protocol == "http/protobuf" else pipeline.grpc_endpoint
     handle = cl.init(connector="e2e", version="1.0", tenant="acme", endpoint=endpoint, protocol=protocol)
     log = logging.getLogger("connector.e2e")
@@ -78,24 +82,18 @@ def test_run_lands_in_traces_payloads_and_logs(pipeline, server, protocol: str) 
         handle.shutdown()
 
 
-def test_corpus_no_secret_in_any_column(pipeline, server) -> None:
+def _failing_entity(case: SecretCase, method: str, url: str, resp: httpx.Response) -> None:
+    with cl.entity(case.id):
+        raise RuntimeError(f"call failed: {method} {url}")
+
+
+def test_corpus_no_secret_in_any_column(pipeline: Pipeline, server: LocalServer) -> None:
     handle = cl.init(connector="e2e-corpus", endpoint=pipeline.http_endpoint, secrets=REGISTERED)
     log = logging.getLogger("connector.e2e.corpus")
     log.setLevel(logging.INFO)
     try:
-        with cl.run(job_id="corpus"), cl.step("corpus"), httpx.Client() as client:
-            for i, case in enumerate(CASES):
-                with cl.page(number=i):
-                    if case.via == "log":
-                        log.warning(log_message(case))
-                        continue
-                    method, url, kwargs = request_for(case, server.url)
-                    client.request(method, url, **kwargs)
-                    try:
-                        with cl.entity(case.id):
-                            raise RuntimeError(f"call failed: {method} {url}")
-                    except RuntimeError:
-                        log.exception("entity failed")
+        with cl.run(job_id="corpus"), cl.step("corpus"):
+            send_corpus(server.url, log, _failing_entity)
         assert handle.flush()
         pipeline.flush()
         db = pipeline.database

@@ -69,6 +69,21 @@ def test_requests_stream_closed_early_ends_span(tel: Telemetry, server: LocalSer
     assert 0 < a[sc.HTTP_RESPONSE_BODY_SIZE] < 200000
 
 
+def test_dev_environment_runs_the_real_urllib3() -> None:
+    # urllib3-future (via grafana-client -> niquests) overwrites `urllib3` unless installed
+    # with URLLIB3_NO_OVERRIDE (Makefile); connectors in the field run the real one.
+    assert not hasattr(urllib3, "AsyncPoolManager"), "urllib3-future replaced urllib3"
+
+
+def test_requests_chunked_body_read_whole(tel: Telemetry, server: LocalServer) -> None:
+    # urllib3 2.x reads chunked bodies in read_chunked, past _raw_read: still captured.
+    with cl.run():
+        assert len(requests.get(server.url + "/stream/5000", timeout=5).content) == 5000
+    a = attrs(tel.one("http"))
+    assert a[sc.HTTP_RESPONSE_BODY_SIZE] == 5000 and a[sc.HTTP_RESPONSE_BODY_TRUNCATED] is False
+    assert len(a[sc.HTTP_RESPONSE_BODY]) == 5000
+
+
 def test_gzip_decoded_and_redacted_requests(tel: Telemetry, server: LocalServer) -> None:
     with cl.run():
         assert requests.get(server.url + "/gzip", timeout=5).json()["access_token"] == "gz-secret-1"

@@ -11,6 +11,7 @@ Each returns the run id (`run.run_id`) through `out`, also when the run raises.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import connlog as cl
@@ -22,6 +23,21 @@ def _upsert(record: dict[str, Any], email: str, ent: cl.entity) -> None:
     if "@" not in email:
         raise ValueError(f"bad email for {record.get('id')}")
     ent.set(internal_id=f"local-{record['id']}")
+
+
+def _upsert_each(records: Iterable[Any], kind: str, action: str, email: Callable[[Any], str]) -> int:
+    """One entity per record of a page; a record without an e-mail (KeyError) fails its
+    entity, is logged and skipped, as connectors do for one bad record. Returns how many
+    records were stored."""
+    synced = 0
+    for record in records:
+        try:
+            with cl.entity(record["id"], type=kind, action=action) as ent:
+                _upsert(record, email(record), ent)
+                synced += 1
+        except KeyError:
+            log.warning("skipping malformed %s %s", kind, record["id"])
+    return synced
 
 
 def notion_sync(token: str, base_url: str, out: dict[str, str], timeout_s: float = 1.0) -> int:
@@ -44,13 +60,7 @@ def notion_sync(token: str, base_url: str, out: dict[str, str], timeout_s: float
                 number += 1
                 with cl.page(number=number, cursor=cursor):
                     resp: Any = client.users.list(start_cursor=cursor) if cursor else client.users.list()
-                    for user in resp["results"]:
-                        try:
-                            with cl.entity(user["id"], type="user", action="create") as ent:
-                                _upsert(user, user["person"]["email"], ent)
-                                synced += 1
-                        except KeyError:
-                            log.warning("skipping malformed user %s", user.get("id"))
+                    synced += _upsert_each(resp["results"], "user", "create", lambda u: u["person"]["email"])
                 if not resp["has_more"]:
                     break
                 cursor = resp["next_cursor"]
@@ -76,13 +86,7 @@ def stripe_sync(api_key: str, base_url: str, out: dict[str, str], timeout_s: flo
                 number += 1
                 with cl.page(number=number, cursor=params.get("starting_after")):
                     page = client.v1.customers.list(params=params)  # type: ignore[arg-type]
-                    for customer in page.data:
-                        try:
-                            with cl.entity(customer.id, type="customer", action="update") as ent:
-                                _upsert({"id": customer.id}, customer["email"], ent)
-                                synced += 1
-                        except KeyError:
-                            log.warning("skipping malformed customer %s", customer.id)
+                    synced += _upsert_each(page.data, "customer", "update", lambda c: c["email"])
                 if not page.has_more:
                     break
                 params["starting_after"] = page.data[-1].id
@@ -109,13 +113,9 @@ async def slack_sync(token: str, base_url: str, out: dict[str, str], timeout_s: 
                 number += 1
                 async with cl.page(number=number, cursor=cursor):
                     resp = await client.users_list(cursor=cursor, limit=2)
-                    for member in resp["members"]:
-                        try:
-                            with cl.entity(member["id"], type="member", action="create") as ent:
-                                _upsert(member, member["profile"]["email"], ent)
-                                synced += 1
-                        except KeyError:
-                            log.warning("skipping malformed member %s", member["id"])
+                    synced += _upsert_each(
+                        resp["members"], "member", "create", lambda m: m["profile"]["email"]
+                    )
                 cursor = resp["response_metadata"]["next_cursor"] or None
                 if not cursor:
                     break
