@@ -83,7 +83,8 @@ def _save(data_dir: Path, built: Built) -> None:
     _marker(data_dir, built.database).write_text(json.dumps(asdict(built), indent=2))
 
 
-def _fresh(data_dir: Path, database: str) -> Any:
+def fresh(data_dir: Path, database: str) -> Any:
+    """`database` dropped and recreated at the latest schema; its client."""
     from connlog.collector.schema.migrate import apply_schema
 
     client = client_for(data_dir, database)
@@ -148,7 +149,7 @@ def build_ingest(
     runs = base_runs or (12 if smoke else 60)
     shape = Shape(spans=spans, end_ns=end_ns, days=days, base_runs=runs, body_size=body_size)
     console.print(f"building {database}: {spans:,} spans through the collector (OTLP/HTTP)...")
-    client = _fresh(data_dir, database)
+    client = fresh(data_dir, database)
     tmp = data_dir / f"{database}.frames"
     tmp.mkdir(parents=True, exist_ok=True)
     files = [tmp / f"{i}.bin" for i in range(senders)]
@@ -241,7 +242,7 @@ def build_bulk(data_dir: Path, database: str, source: Built, copies: int) -> Bui
         return cached
     t0 = time.perf_counter()
     console.print(f"building {database}: {copies} x {source.database} by INSERT ... SELECT (bulk path)...")
-    client = _fresh(data_dir, database)
+    client = fresh(data_dir, database)
     src = source.database
     client.command(
         f"CREATE TABLE {database}.bench_stage AS {src}.otel_traces_ingest ENGINE = MergeTree ORDER BY Timestamp"

@@ -96,6 +96,82 @@ def queries(doc: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def queries_targets(doc: dict[str, Any]) -> str:
+    """`--only-targets` runs (e.g. `--tag q10m`): the A/B, the target routes, and the same
+    routes while ingesting, as the tables of docs/performance.md section 3 (issue 13)."""
+    parts = []
+    for d in doc["datasets"]:
+        size = doc["sizes"][d["database"]]
+        ab = size.get("ab", {}).get("cases") or []
+        if ab:
+            parts.append(
+                md(
+                    [
+                        "read",
+                        "old p50 / p95 ms",
+                        "new p50 / p95 ms",
+                        "p95 new/old",
+                        "CPU p50 old → new ms",
+                        "same output",
+                    ],
+                    [
+                        [
+                            x["case"],
+                            f"{fmt(x['old_p50_ms'])} / {fmt(x['old_p95_ms'])}",
+                            f"{fmt(x['new_p50_ms'])} / {fmt(x['new_p95_ms'])}",
+                            x["ratio_p95"],
+                            f"{fmt(x['old_cpu_p50_ms'])} → {fmt(x['new_cpu_p50_ms'])}",
+                            "yes" if x["same_output"] else "NO",
+                        ]
+                        for x in ab
+                    ],
+                )
+            )
+        if size["results"]:
+            parts.append(
+                md(
+                    [
+                        "route",
+                        "p50 / p95 ms",
+                        "CPU p50 ms",
+                        "rows read p95 (granules)",
+                        "rows needed",
+                        "queries",
+                    ],
+                    [
+                        [
+                            x["name"],
+                            f"{fmt(x['p50_ms'])} / {fmt(x['p95_ms'])}",
+                            x.get("cpu_p50_ms"),
+                            f"{fmt(x['est_read_rows_p95'])} ({fmt(x['est_marks_p95'])})",
+                            x["needed_rows_p50"],
+                            x["queries_per_request"],
+                        ]
+                        for x in size["results"]
+                    ],
+                )
+            )
+        load = size.get("under_load") or {}
+        if load:
+            parts.append(
+                f"While ingesting **{load['spans_per_s']:,.0f} spans/s** (asked {load['rate_asked']:,};"
+                f" {load['spans_sent']:,} spans sent) in the same process:\n\n"
+                + md(
+                    ["route", "p50 / p95 ms", "CPU p50 ms (ingest included)", "< 200 ms"],
+                    [
+                        [
+                            x["name"],
+                            f"{fmt(x['p50_ms'])} / {fmt(x['p95_ms'])}",
+                            x.get("cpu_p50_ms"),
+                            "met" if x["p95_ms"] < 200 else "missed",
+                        ]
+                        for x in load["results"]
+                    ],
+                )
+            )
+    return "\n\n".join(parts)
+
+
 def storage(doc: dict[str, Any]) -> str:
     rows = []
     for t, b in doc["before"]["tables"].items():
@@ -154,6 +230,7 @@ def main() -> int:
         ("sdk_overhead", sdk),
         ("ingest", ingest),
         ("queries", queries),
+        ("queries-q10m", queries_targets),
         ("storage", storage),
     ):
         doc = load(area)

@@ -6,6 +6,7 @@ route are timed alternately on the same samples (runs, steps, calls, records pic
 the dataset), in one process, through the ASGI app (no network), auth off.
 
     python -m bench.viewer [--spans 200000] [--samples 10] [--smoke] [--only step]
+    python -m bench.viewer --waterfall   # one run of 5,000+ spans: its waterfall vs /traces/{id}
 
 Reports p50/p95 of each, the p95 ratio, and the page size sent (gzip, as browsers ask)
 and uncompressed. The dataset is built through the real collector by `bench.chdata` and
@@ -135,6 +136,99 @@ def run(spans: int, samples: int, reps: int, smoke: bool, only: tuple[str, ...] 
     return payload
 
 
+WATERFALL_SPANS = 5_000
+
+
+def waterfall(reps: int, smoke: bool) -> dict[str, Any]:
+    """The trace waterfall of one run of 5,000+ spans beside `GET /traces/{id}`: server time and
+    the page sent (gzip) and raw. The run (datagen: 3 steps x 30 pages x 40 records, ~5,200
+    spans) goes through the real collector into its own chDB directory, rebuilt each time
+    (seconds)."""
+    import uuid
+
+    from fastapi.testclient import TestClient
+
+    from connlog import datagen
+    from connlog.collector.options import CollectorOptions
+    from connlog.collector.schema.migrate import apply_schema
+    from connlog.collector.server import CollectorServer
+    from connlog.query_api.app import create_app
+    from connlog.query_api.auth import AuthConfig
+
+    data_dir = DATA_DIR / "viewer-waterfall"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database = f"waterfall_{uuid.uuid4().hex[:6]}"
+    settings = chdata.settings_for(data_dir, database)
+    client = chdata.client_for(data_dir, database)
+    apply_schema(client, settings)
+    ds = datagen.generate(seed=3, runs=1, running=0, failure_rate=0.0, pages=(30, 30), entities=(40, 40))
+    run = ds.runs[0]
+    collector = CollectorServer(
+        settings, http_port=0, grpc_port=0, options=CollectorOptions(batch_max_delay_s=0.1)
+    )
+    collector.start()
+    try:
+        datagen.send(ds, collector.http_endpoint)
+        assert collector.flush(60)
+    finally:
+        collector.stop()
+    client.close()
+    app = create_app(
+        settings, client_factory=lambda: chdata.client_for(data_dir, database), auth=AuthConfig(disabled=True)
+    )
+    screen, api = Side(), Side()
+    with TestClient(app) as http:
+        _time(http, f"/runs/{run.run_id}/trace", None, Side())  # warm-up
+        for _ in range(3 if smoke else reps):
+            _time(http, f"/runs/{run.run_id}/trace", None, screen)
+            _time(http, f"/api/v1/traces/{run.run_id}", None, api)
+    drop = chdata.client_for(data_dir, database)
+    drop.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+    drop.close()
+    result = {
+        "spans": run.span_count,
+        "screen_p50_ms": median(screen.ms),
+        "screen_p95_ms": pct(screen.ms, 95),
+        "json_p50_ms": median(api.ms),
+        "json_p95_ms": pct(api.ms, 95),
+        "ratio_p95": ratio(pct(screen.ms, 95), pct(api.ms, 95)),
+        "page_kb_sent": round(max(screen.sent) / 1024, 1),
+        "page_kb_raw": round(max(screen.raw) / 1024, 1),
+        "json_kb_sent": round(max(api.sent) / 1024, 1),
+        "statuses": sorted(screen.statuses | api.statuses),
+        "n": len(screen.ms),
+    }
+    table(
+        f"trace waterfall of one run of {run.span_count:,} spans vs GET /traces/{{id}}",
+        [
+            "screen",
+            "p50 ms",
+            "p95 ms",
+            "JSON p50",
+            "JSON p95",
+            "ratio p95",
+            "KB sent",
+            "KB raw",
+            "JSON KB sent",
+        ],
+        [
+            [
+                "trace waterfall",
+                result["screen_p50_ms"],
+                result["screen_p95_ms"],
+                result["json_p50_ms"],
+                result["json_p95_ms"],
+                result["ratio_p95"],
+                result["page_kb_sent"],
+                result["page_kb_raw"],
+                result["json_kb_sent"],
+            ]
+        ],
+    )
+    write_results("viewer-waterfall", result, smoke=smoke)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--spans", type=int, default=200_000, help="dataset size (default 200k: a few minutes)")
@@ -147,7 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="screens whose name contains this (repeatable; default all)",
     )
+    ap.add_argument(
+        "--waterfall", action="store_true", help=f"only the waterfall of a {WATERFALL_SPANS:,}+ span run"
+    )
     args = ap.parse_args(argv)
+    if args.waterfall:
+        waterfall(args.reps, args.smoke)
+        return 0
     run(args.spans, args.samples, args.reps, args.smoke, tuple(args.only))
     return 0
 

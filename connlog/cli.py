@@ -20,6 +20,7 @@ app.command()(cli_serve.api)
 app.command()(cli_serve.demo)
 for _query in (
     cli_query.runs,
+    cli_query.jobs,
     cli_query.run,
     cli_query.calls,
     cli_explore.call,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from connlog.cli_ids import resolve_call, resolve_run, resolve_step
-from connlog.cli_query import Cause, Connector, Cursor, Limit, RunOption, Since, maybe_run, since_epoch
+from connlog.cli_query import Cause, Connector, Cursor, Limit, RunOption, Since, maybe_run, show_list
 from connlog.cli_target import Api, Cli, query_command
 from connlog.instrumentation import semconv as sc
 from connlog.query_api import paths
@@ -35,6 +35,13 @@ def logs(
     run_id: RunOption = None,
     text: Annotated[str | None, typer.Option(help="Only records whose message contains this text")] = None,
     connector: Connector = None,
+    stream: Annotated[
+        str | None,
+        typer.Option(
+            help="app (the connector's logging), stdout or stderr (captured with"
+            " init(capture_stdio=True)), stdio (both)"
+        ),
+    ] = None,
     since: Since = "24h",
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -45,18 +52,10 @@ def logs(
     from connlog.query_api.cli_views import logs_table
     from connlog.query_api.models import LogRow, Page
 
-    start = since_epoch(since)
-
-    def ask(api: Api) -> Any:
-        params = {
-            "severity": min_severity,
-            "run": maybe_run(api, run_id),
-            "text": text,
-            "connector": connector,
-        }
-        return api.get(paths.LOGS, **params, cursor=cursor, limit=limit, **{"from": start})
-
-    cli.show_page(ask, Page[LogRow], logs_table)
+    show_list(
+        cli, paths.LOGS, Page[LogRow], logs_table, since=since, limit=limit, cursor=cursor, run_id=run_id,
+        severity=min_severity, text=text, connector=connector, stream=stream,
+    )  # fmt: skip
 
 
 @query_command()
@@ -107,13 +106,10 @@ def faults(
     from connlog.query_api.cli_views import faults_table
     from connlog.query_api.models import FaultPage
 
-    start = since_epoch(since)
-
-    def ask(api: Api) -> Any:
-        params = {"run": maybe_run(api, run_id), "connector": connector, "cause": cause, "host": host}
-        return api.get(paths.FAULTS, **params, cursor=cursor, limit=limit, **{"from": start})
-
-    cli.show_page(ask, FaultPage, faults_table)
+    show_list(
+        cli, paths.FAULTS, FaultPage, faults_table, since=since, limit=limit, cursor=cursor, run_id=run_id,
+        connector=connector, cause=cause, host=host,
+    )  # fmt: skip
 
 
 @query_command()

@@ -1,4 +1,4 @@
-"""`connlog runs | run | calls | search | sql`: the query API from a terminal.
+"""`connlog runs | jobs | run | calls | search | sql`: the query API from a terminal.
 
 Every command goes through the API's own routes (see `connlog.cli_target`), so the CLI
 accepts and validates exactly what the API does; `--json` prints the API's answer as it
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from connlog.cli_ids import resolve_run
 from connlog.cli_target import Api, Cli, query_command
+from connlog.instrumentation import semconv as sc
 from connlog.query_api import paths
 
 Since = Annotated[str, typer.Option(help="How far back: 30m, 24h, 7d")]
@@ -43,29 +45,84 @@ def maybe_run(api: Api, run_id: str | None) -> str | None:
     return None if run_id is None else resolve_run(api, run_id)
 
 
+def show_list(
+    cli: Cli,
+    path: str,
+    model: type[Any],
+    render: Callable[[Any, bool, int], Any],
+    *,
+    since: str,
+    limit: int,
+    cursor: str | None,
+    run_id: str | None = None,
+    **filters: Any,
+) -> None:
+    """A list command: its filters (None ones dropped), `--run` resolved from a prefix, the
+    window from `--since`, one page; printed as the API's JSON or as `render`'s table."""
+    start = since_epoch(since)
+
+    def ask(api: Api) -> Any:
+        run = maybe_run(api, run_id)
+        return api.get(path, **filters, run=run, cursor=cursor, limit=limit, **{"from": start})
+
+    cli.show_page(ask, model, render)
+
+
 @query_command()
 def runs(
     connector: Connector = None,
     status: Annotated[str | None, typer.Option(help="ok, error or running")] = None,
     failure_cause: Cause = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="sync, operation (builds, deploys…: every other kind) or one kind, e.g. deploy"),
+    ] = None,
+    operation_status: Annotated[
+        str | None,
+        typer.Option("--operation-status", help=", ".join(s.value for s in sc.OperationStatus)),
+    ] = None,
     since: Since = "24h",
     limit: Limit = 50,
     cursor: Cursor = None,
     *,
     cli: Cli,
 ) -> None:
-    """Runs, newest first, with status, counters and failure cause."""
-    from connlog.query_api.cli_views import runs_table
+    """Runs, newest first, with status, counters and failure cause; operations with --kind."""
+    from connlog.query_api.cli_views import operations_table, runs_table
     from connlog.query_api.models import Page, RunSummary
+    from connlog.query_api.queries.runs import KIND_SYNC
 
-    params = {"connector": connector, "status": status, "failure_cause": failure_cause, "cursor": cursor}
+    table = runs_table if kind in (None, KIND_SYNC) else operations_table
+    show_list(
+        cli, paths.RUNS, Page[RunSummary], table, since=since, limit=limit, cursor=cursor,
+        connector=connector, status=status, failure_cause=failure_cause, kind=kind,
+        operation_status=operation_status,
+    )  # fmt: skip
+
+
+@query_command()
+def jobs(
+    connector: Connector = None,
+    tenant: Annotated[str | None, typer.Option(help="Tenant / site / account")] = None,
+    job_id: Annotated[str | None, typer.Option("--job-id", help="Only this job")] = None,
+    since: Since = "24h",
+    ticks: Annotated[int, typer.Option(min=1, max=500, help="Newest ticks listed per job")] = 12,
+    *,
+    cli: Cli,
+) -> None:
+    """Scheduled jobs: each tick with the run it started, missed ticks marked (`every <n>s` and cron schedules)."""
+    from pydantic import TypeAdapter
+
+    from connlog.query_api.cli_views import jobs_view
+    from connlog.query_api.models import JobSummary
+
     start = since_epoch(since)
-    data = cli.ask(lambda api: api.get(paths.RUNS, **params, **{"from": start}, limit=limit))
+    params = {"connector": connector, "tenant": tenant, "job_id": job_id}
+    data = cli.ask(lambda api: api.get(paths.JOBS, **params, **{"from": start}))
     if cli.as_json:
         return cli.print_json(data)
-    out = cli.console
-    out.print(runs_table(Page[RunSummary].model_validate(data), cli.full_ids, out.width))
-    cli.more(data)
+    found = TypeAdapter(list[JobSummary]).validate_python(data)
+    cli.console.print(jobs_view(found, cli.full_ids, cli.console.width, ticks))
 
 
 def _all_calls(api: Api, run_id: str, start: int) -> list[dict[str, Any]]:
@@ -133,14 +190,10 @@ def calls(
     from connlog.query_api.cli_views import calls_table
     from connlog.query_api.models import CallRow, Page
 
-    params = {"connector": connector, "status": status, "host": host, "failure_cause": failure_cause}
-    start = since_epoch(since)
-
-    def ask(api: Api) -> Any:
-        rid = maybe_run(api, run_id)
-        return api.get(paths.CALLS, **params, run=rid, cursor=cursor, **{"from": start}, limit=limit)
-
-    cli.show_page(ask, Page[CallRow], calls_table)
+    show_list(
+        cli, paths.CALLS, Page[CallRow], calls_table, since=since, limit=limit, cursor=cursor, run_id=run_id,
+        connector=connector, status=status, host=host, failure_cause=failure_cause,
+    )  # fmt: skip
 
 
 @query_command()

@@ -575,3 +575,273 @@ def send(ds: Dataset, endpoint: str, *, timeout: float = 30.0) -> None:
         for path, body in iter_bodies(ds):
             resp = client.post(path, content=body, headers={"Content-Type": "application/x-protobuf"})
             resp.raise_for_status()
+
+
+# --------------------------------------------------------------------------- jobs, operations, stdio
+# The seed features of issue 12.9, apart from `generate` so existing datasets keep their bytes:
+# a scheduled job's ticks (one can be skipped), asynchronous operations (runs of another
+# kind) and process output captured by `init(capture_stdio=True)`.
+
+TRACEBACK: tuple[str, ...] = (
+    "Traceback (most recent call last):",
+    '  File "/app/build.py", line 42, in <module>',
+    "    compile_assets(config)",
+    '  File "/app/build.py", line 17, in compile_assets',
+    "    raise RuntimeError('asset bundle failed: missing file styles.css')",
+    "RuntimeError: asset bundle failed: missing file styles.css",
+)
+
+
+@dataclass
+class _Resource:
+    connector: str
+    tenant: str
+
+    def resource(self) -> Resource:
+        return Resource(
+            attributes=_attrs(
+                {
+                    sc.SERVICE_NAME: self.connector,
+                    sc.SERVICE_VERSION: "1.4.0",
+                    sc.CONNECTOR_TENANT: self.tenant,
+                    sc.DEPLOYMENT_ENVIRONMENT: "prod",
+                }
+            )
+        )
+
+
+def _append(
+    ds: Dataset,
+    res: _Resource,
+    spans: list[Span],
+    logs: list[LogRecord],
+    stdio: list[LogRecord] | None = None,
+) -> None:
+    scope = InstrumentationScope(name=sc.INSTRUMENTATION_SCOPE, version="0.1.0")
+    resource = res.resource()
+    ds.trace_requests.append(
+        ExportTraceServiceRequest(
+            resource_spans=[
+                ResourceSpans(resource=resource, scope_spans=[ScopeSpans(scope=scope, spans=spans)])
+            ]
+        )
+    )
+    scopes = [ScopeLogs(scope=scope, log_records=logs)]
+    if stdio:
+        scopes.append(ScopeLogs(scope=InstrumentationScope(name=sc.STDIO_SCOPE), log_records=stdio))
+    ds.log_requests.append(
+        ExportLogsServiceRequest(resource_logs=[ResourceLogs(resource=resource, scope_logs=scopes)])
+    )
+    ds.spans += len(spans)
+    ds.logs += len(logs) + len(stdio or [])
+    ds.log_severities.update(rec.severity_text for rec in logs + (stdio or []))
+
+
+def _iso(ns: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // 10**9))
+
+
+def _lean_run(
+    ids: _Ids,
+    res: _Resource,
+    start: int,
+    duration: int,
+    attrs: dict[str, AttrValue],
+    *,
+    status: str,
+    error: str = "",
+    cause: str = "",
+    fetched: int = 0,
+) -> tuple[bytes, bytes, list[Span]]:
+    """A run (or operation) with its start marker and, unless still running, its run span and one
+    step: what the SDK sends for a short job, without pages or calls."""
+    trace, run_sid = ids.trace(), ids.span()
+    base = {**attrs, sc.CONNECTOR_TENANT: res.tenant}
+    spans = [
+        Span(
+            trace_id=trace, span_id=ids.span(), parent_span_id=run_sid, name=sc.SPAN_RUN_START,
+            kind=Span.SPAN_KIND_INTERNAL, start_time_unix_nano=start, end_time_unix_nano=start,
+            attributes=_attrs({**base, sc.ROLE: sc.Role.RUN_START.value, sc.RUN_STATUS: sc.RunStatus.RUNNING.value}),
+            status=Status(code=Status.STATUS_CODE_OK),
+        )
+    ]  # fmt: skip
+    if status == sc.RunStatus.RUNNING.value:
+        return trace, run_sid, spans
+    end = start + duration
+    counts = {sc.count_key(sc.Counter.FETCHED): fetched, sc.count_key(sc.Counter.UNCHANGED): fetched}
+    failed = status == sc.RunStatus.ERROR.value
+    code = Status.STATUS_CODE_ERROR if failed else Status.STATUS_CODE_OK
+    step_attrs: dict[str, AttrValue] = {sc.ROLE: sc.Role.STEP.value, sc.STEP_NAME: "sync", **counts}
+    run_attrs: dict[str, AttrValue] = {
+        **base, sc.ROLE: sc.Role.RUN.value, sc.RUN_STATUS: status, sc.RUN_EXIT_CODE: 1 if failed else 0, **counts,
+    }  # fmt: skip
+    if cause:
+        step_attrs[sc.FAILURE_CAUSE] = run_attrs[sc.FAILURE_CAUSE] = cause
+        run_attrs[sc.ERROR_COUNT] = step_attrs[sc.ERROR_COUNT] = 1
+    events = []
+    if failed:
+        events.append(
+            Span.Event(
+                time_unix_nano=end - 1_000_000, name=sc.EXCEPTION_EVENT,
+                attributes=_attrs({sc.EXCEPTION_TYPE: "RuntimeError", sc.EXCEPTION_MESSAGE: error,
+                                   sc.EXCEPTION_STACKTRACE: "\n".join(TRACEBACK)}),
+            )
+        )  # fmt: skip
+    spans.append(
+        Span(
+            trace_id=trace, span_id=ids.span(), parent_span_id=run_sid, name=sc.SPAN_STEP,
+            kind=Span.SPAN_KIND_INTERNAL, start_time_unix_nano=start + 1_000_000, end_time_unix_nano=end - 500_000,
+            attributes=_attrs(step_attrs), status=Status(code=code, message=error), events=events,
+        )
+    )  # fmt: skip
+    spans.append(
+        Span(
+            trace_id=trace, span_id=run_sid, name=sc.SPAN_RUN, kind=Span.SPAN_KIND_INTERNAL,
+            start_time_unix_nano=start, end_time_unix_nano=end, attributes=_attrs(run_attrs),
+            status=Status(code=code, message=error),
+        )
+    )  # fmt: skip
+    return trace, run_sid, spans
+
+
+def _truth(
+    trace: bytes, res: _Resource, attrs: dict[str, AttrValue], start: int, end: int, status: str, cause: str
+) -> RunTruth:
+    running = status == sc.RunStatus.RUNNING.value
+    return RunTruth(
+        run_id=trace.hex(), connector=res.connector, tenant=res.tenant, version="1.4.0",
+        sync_type=str(attrs.get(sc.RUN_SYNC_TYPE, "")), trigger=str(attrs.get(sc.RUN_TRIGGER, "")),
+        job_id=str(attrs.get(sc.RUN_JOB_ID, "")), start_ns=start, end_ns=end, status=status,
+        exit_code=None if running else int(status == sc.RunStatus.ERROR.value), failure_cause=cause,
+        counters={c.value: 0 for c in sc.Counter}, steps=[] if running else ["sync"], external_ids=[],
+        calls=0, failed_calls=0, span_count=1 if running else 3,
+    )  # fmt: skip
+
+
+def job_runs(
+    ticks_ns: list[int],
+    *,
+    connector: str = "hubspot",
+    tenant: str = "acme",
+    job_id: str = "hubspot-every-15min",
+    schedule: str = "every 900s",
+    failed: frozenset[int] = frozenset(),
+    delay_ns: int = 2 * 10**9,
+    record_tick: bool = True,
+    seed: int = 5,
+    ds: Dataset | None = None,
+) -> Dataset:
+    """Runs of a scheduled job, one per tick time (start `delay_ns` after it); the ticks at the
+    indexes in `failed` end in error. Leave a time out of `ticks_ns` to make a tick that
+    did not fire. `record_tick=False` sends no `job_tick`, as an SDK not told the tick."""
+    ds = ds if ds is not None else Dataset()
+    ids = _Ids(random.Random(seed))  # noqa: S311 - reproducible test data
+    res = _Resource(connector, tenant)
+    for i, tick in enumerate(ticks_ns):
+        attrs: dict[str, AttrValue] = {
+            sc.RUN_KIND: sc.RunKind.SYNC.value, sc.RUN_SYNC_TYPE: sc.SyncType.INCREMENTAL.value,
+            sc.RUN_TRIGGER: sc.Trigger.SCHEDULE.value, sc.RUN_JOB_ID: job_id, sc.RUN_SCHEDULE: schedule,
+        }  # fmt: skip
+        if record_tick:
+            attrs[sc.RUN_JOB_TICK] = _iso(tick)
+        status = sc.RunStatus.ERROR.value if i in failed else sc.RunStatus.OK.value
+        cause = sc.FailureCause.SERVER_ERROR.value if i in failed else ""
+        start, dur = tick + delay_ns, 3 * 10**9
+        trace, run_sid, spans = _lean_run(
+            ids,
+            res,
+            start,
+            dur,
+            attrs,
+            status=status,
+            error="upstream 503" if cause else "",
+            cause=cause,
+            fetched=4,
+        )
+        logs = [
+            _log_record(trace, run_sid, start, (9, "INFO"), f"tick {_iso(tick)}: incremental sync", connector)
+        ]
+        _append(ds, res, spans, logs)
+        ds.runs.append(_truth(trace, res, attrs, start, start + dur, status, cause))
+    return ds
+
+
+def _log_record(
+    trace: bytes, span: bytes, ts: int, severity: tuple[int, str], body: str, connector: str,
+    stream: sc.LogStream | None = None,
+) -> LogRecord:  # fmt: skip
+    attrs: dict[str, AttrValue] = (
+        {sc.LOG_STREAM: stream.value}
+        if stream is not None
+        else {sc.LOG_RECORD_LOGGER: f"connectors.{connector}"}
+    )
+    return LogRecord(
+        time_unix_nano=ts, observed_time_unix_nano=ts, severity_number=severity[0],  # type: ignore[arg-type]
+        severity_text=severity[1], body=AnyValue(string_value=body), trace_id=trace, span_id=span,
+        attributes=_attrs(attrs),
+    )  # fmt: skip
+
+
+def operations(end_ns: int | None = None, *, connector: str = "hubspot", tenant: str = "acme", seed: int = 6,
+               ds: Dataset | None = None) -> Dataset:  # fmt: skip
+    """Three operations (runs of another kind) ending before `end_ns`: a deploy to staging that
+    was queued then done, a build that failed with its traceback on stderr (captured stdio),
+    and an environment sync still running; the build and the deploy print to stdout too."""
+    ds = ds if ds is not None else Dataset()
+    end = end_ns if end_ns is not None else time.time_ns()
+    ids = _Ids(random.Random(seed))  # noqa: S311 - reproducible test data
+    res = _Resource(connector, tenant)
+    minute = 60 * 10**9
+    specs: tuple[tuple[sc.RunKind, str, str, int, int, str], ...] = (
+        (sc.RunKind.DEPLOY, "ops-bot", "staging", 50 * minute, 4 * minute, sc.OperationStatus.DONE.value),
+        (sc.RunKind.BUILD, "ci", "image:1.4.1", 30 * minute, 2 * minute, sc.OperationStatus.FAILED.value),
+        (sc.RunKind.ENVIRONMENT_SYNC, "alice", "prod", 5 * minute, 0, sc.OperationStatus.RUNNING.value),
+    )
+    for kind, owner, target, ago, duration, op_status in specs:
+        queued = end - ago
+        start = queued + 30 * 10**9 if kind == sc.RunKind.DEPLOY else queued
+        attrs: dict[str, AttrValue] = {
+            sc.RUN_KIND: kind.value, sc.OPERATION_OWNER: owner, sc.OPERATION_TARGET: target,
+            sc.OPERATION_STATUS: op_status,
+        }  # fmt: skip
+        if kind == sc.RunKind.DEPLOY:
+            attrs[sc.OPERATION_QUEUED_AT] = _iso(queued)
+        status = {
+            sc.OperationStatus.DONE.value: sc.RunStatus.OK.value,
+            sc.OperationStatus.FAILED.value: sc.RunStatus.ERROR.value,
+        }.get(op_status, sc.RunStatus.RUNNING.value)
+        error = TRACEBACK[-1] if status == sc.RunStatus.ERROR.value else ""
+        cause = sc.FailureCause.ERROR.value if error else ""
+        trace, run_sid, spans = _lean_run(
+            ids, res, start, duration, attrs, status=status, error=error, cause=cause
+        )
+        for s in spans:  # the marker says running whatever the outcome, as the SDK's does
+            if s.name == sc.SPAN_RUN_START:
+                s.attributes.append(_kv(sc.OPERATION_STATUS, sc.OperationStatus.RUNNING.value))
+        logs = [
+            _log_record(trace, run_sid, start, (9, "INFO"), f"{kind.value} of {target} by {owner}", connector)
+        ]
+        out = [
+            _log_record(trace, run_sid, start + k * 10**9, (9, "INFO"), line, connector, sc.LogStream.STDOUT)
+            for k, line in enumerate((f"starting {kind.value} of {target}", "step 1/2 done"), start=1)
+        ]
+        if error:
+            t = start + duration - 2 * 10**6
+            out += [
+                _log_record(trace, run_sid, t + k, (17, "ERROR"), line, connector, sc.LogStream.STDERR)
+                for k, line in enumerate(TRACEBACK)
+            ]
+        _append(ds, res, spans, logs, out)
+        ds.runs.append(_truth(trace, res, attrs, start, start + duration, status, cause))
+    return ds
+
+
+def extras(end_ns: int | None = None) -> Dataset:
+    """The demo's seed features: a job every 15 minutes over the last two hours with one tick
+    skipped (so a missed tick shows) and one failed, plus `operations` (with stdout/stderr)."""
+    end = end_ns if end_ns is not None else time.time_ns()
+    step = 900 * 10**9
+    last = end - end % step  # the newest tick at or before `end`
+    ticks = [last - k * step for k in range(8, -1, -1) if k != 3]  # the tick 45 minutes before is missing
+    ds = job_runs(ticks, failed=frozenset({2}))
+    return operations(end, ds=ds)

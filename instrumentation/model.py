@@ -85,6 +85,7 @@ from connlog.instrumentation.semconv import (
     Role,
     RunKind,
     RunStatus,
+    schedule_every,
 )
 
 _log = logging.getLogger("connlog.sdk")
@@ -861,7 +862,7 @@ def schedule_text(schedule: str | timedelta | float | None) -> str | None:
     if isinstance(schedule, timedelta):
         schedule = schedule.total_seconds()
     if isinstance(schedule, int | float):
-        return f"every {int(schedule)}s"
+        return schedule_every(schedule)
     return str(schedule)
 
 

@@ -12,6 +12,7 @@ namespace.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Final
 
@@ -58,6 +59,20 @@ RUN_SCHEDULE: Final = "connector.run.schedule"  # the schedule the SDK knows: cr
 RUN_KIND: Final = "connector.run.kind"  # what the run is: a sync, or an asynchronous operation
 
 
+_EVERY: Final = re.compile(r"^every (\d+)s$")
+
+
+def schedule_every(seconds: float) -> str:
+    """`connector.run.schedule` of an interval: `every <n>s` (whole seconds)."""
+    return f"every {int(seconds)}s"
+
+
+def schedule_interval(schedule: str) -> int | None:
+    """The period in seconds of an `every <n>s` schedule; None for cron text or anything else."""
+    match = _EVERY.match(schedule.strip())
+    return int(match.group(1)) if match and int(match.group(1)) > 0 else None
+
+
 class RunKind(StrEnum):
     """`connector.run.kind`: a sync (the default, also when absent) or an operation's kind."""
 
@@ -76,6 +91,10 @@ OPERATION_QUEUED_AT: Final = "connector.operation.queued_at"  # ISO time it was 
 
 
 class OperationStatus(StrEnum):
+    """`connector.operation.status`: the one vocabulary of an operation's state. The SDK records
+    `running` on the start marker and `done` / `failed` when it ends; `pending` is the state
+    between `queued_at` and the start (for producers that report an operation still queued)."""
+
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"
@@ -254,3 +273,7 @@ LOG_STREAM: Final = "connector.log.stream"
 class LogStream(StrEnum):
     STDOUT = "stdout"
     STDERR = "stderr"
+
+
+# What readers call a record without `connector.log.stream`: the connector's own logging.
+LOG_STREAM_APP: Final = "app"

@@ -40,7 +40,7 @@ from connlog.query_api.errors import ApiError, error_body, field_message, invali
 from connlog.query_api.filters import first_error
 from connlog.query_api.paths import API_PREFIX
 from connlog.query_api.queries.adhoc import SqlRunner
-from connlog.query_api.routes import calls, explore, export, health, runs, sql
+from connlog.query_api.routes import calls, explore, export, health, jobs, runs, sql
 from connlog.query_api.routes import settings as settings_routes
 from connlog.query_api.routes.deps import AppState, principal
 from connlog.query_api.viewer import install as install_viewer
@@ -188,7 +188,7 @@ def create_app(
     # Authenticate first (an anonymous caller learns nothing about parameters), then refuse
     # unknown parameters; the endpoints' own `principal` dependency reuses the cached result.
     v1 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(principal), Depends(reject_unknown_params)])
-    for module in (runs, calls, explore, export, sql, settings_routes):
+    for module in (runs, jobs, calls, explore, export, sql, settings_routes):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

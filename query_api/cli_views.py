@@ -28,6 +28,8 @@ from connlog.query_api.models import (
     EntityRow,
     FaultPage,
     HttpMessage,
+    JobSummary,
+    JobTick,
     LogRow,
     Page,
     PageRow,
@@ -41,7 +43,17 @@ from connlog.query_api.models import (
 SHORT: Final = 8  # characters of a run/trace/span id shown in tables, as git shows commits
 WIDE: Final = 120
 MAX_MESSAGE: Final = 300  # characters of a fault message in the table (the JSON has all of it)  # from this width on, tables add their secondary columns
-STATUS_STYLE = {"ok": "green", "error": "bold red", "running": "yellow", "Ok": "green", "Error": "red"}
+STATUS_STYLE = {
+    "ok": "green",
+    "error": "bold red",
+    "running": "yellow",
+    "Ok": "green",
+    "Error": "red",
+    sc.OperationStatus.DONE.value: "green",
+    sc.OperationStatus.FAILED.value: "bold red",
+    sc.OperationStatus.RUNNING.value: "yellow",
+    sc.OperationStatus.PENDING.value: "cyan",
+}
 
 # What each cause means for the person on call, in plain words.
 CAUSE_WORDS: Final[dict[str, str]] = {
@@ -120,12 +132,15 @@ def _wide(width: int, full_ids: bool) -> bool:
 
 
 def runs_table(page: Page[RunSummary], full_ids: bool = False, width: int = 80) -> Table:
+    """Runs. An operation (a run of another kind) says its kind: in the `type` column when the
+    terminal is wide, else on a second line under its connector."""
     wide = _wide(width, full_ids)
+    kinds = [len(r.kind) for r in page.items if r.kind != sc.RunKind.SYNC.value and not wide]
     table = _table("Runs (UTC)")
     table.add_column("start", no_wrap=True)
     # A full id folds rather than squeezing the words next to it to one letter a line.
     table.add_column("run", no_wrap=not full_ids, overflow="fold")
-    table.add_column("connector", overflow="fold", min_width=9)
+    table.add_column("connector", overflow="fold", min_width=min(max([9, *kinds]), 16))
     if wide:
         table.add_column("tenant", overflow="fold")
     table.add_column("status", no_wrap=True)
@@ -143,12 +158,16 @@ def runs_table(page: Page[RunSummary], full_ids: bool = False, width: int = 80) 
     table.add_column("cause", overflow="fold", min_width=9)
     for r in page.items:
         c = r.counters
-        cells: list[str | Text] = [_when(r.start, wide), short(r.run_id, full_ids), r.connector]
+        operation = r.kind != sc.RunKind.SYNC.value
+        connector = Text(r.connector)
+        if operation and not wide:
+            connector.append(f"\n{r.kind}", style="cyan")
+        cells: list[str | Text] = [_when(r.start, wide), short(r.run_id, full_ids), connector]
         if wide:
             cells.append(r.tenant)
         cells.append(_status(r.status))
         if wide:
-            cells += [r.sync_type, r.trigger]
+            cells += [Text(r.kind, style="cyan") if operation else r.sync_type, r.trigger]
         cells += [_ms(r.duration_ms), str(c.fetched)]
         if wide:
             cells += [str(c.created), str(c.updated)]
@@ -158,6 +177,115 @@ def runs_table(page: Page[RunSummary], full_ids: bool = False, width: int = 80) 
         cells.append(Text(r.failure_cause, style="red"))
         table.add_row(*cells)
     return table
+
+
+def operations_table(page: Page[RunSummary], full_ids: bool = False, width: int = 80) -> Table:
+    """Operations (runs of a kind other than sync): kind, state, owner, target, when queued."""
+    wide = _wide(width, full_ids)
+    table = _table("Operations (UTC)", expand=True)
+    table.add_column("start", no_wrap=True)
+    table.add_column("run", no_wrap=not full_ids, overflow="fold")
+    if wide:
+        table.add_column("connector", overflow="fold")
+        table.add_column("queued", no_wrap=True)
+    table.add_column("kind", overflow="fold", min_width=6)
+    table.add_column("state", no_wrap=True)
+    table.add_column("owner", overflow="fold", min_width=6)
+    table.add_column("target", overflow="fold", ratio=1, min_width=8)
+    table.add_column("took", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("cause", overflow="fold")
+    for r in page.items:
+        op = r.operation
+        state = op.status if op is not None and op.status else r.status
+        cells: list[str | Text] = [_when(r.start, wide), short(r.run_id, full_ids)]
+        if wide:
+            cells += [r.connector, _when(op.queued_at) if op is not None and op.queued_at else "—"]
+        cells += [
+            r.kind,
+            _status(state),
+            (op.owner if op is not None else "") or "—",
+            (op.target if op is not None else "") or "—",
+            _ms(r.duration_ms),
+        ]
+        if wide:
+            cells.append(Text(r.failure_cause, style="red"))
+        table.add_row(*cells)
+    return table
+
+
+# One mark per tick in a job's strip: fired and how it ended, or missed.
+_TICK_MARK: Final[dict[str | None, tuple[str, str]]] = {
+    "ok": ("■", "green"),
+    "error": ("■", "bold red"),
+    "running": ("■", "yellow"),
+    None: ("□", "bold red"),  # missed
+}
+
+
+def _tick_mark(tick: JobTick) -> tuple[str, str]:
+    return _TICK_MARK[None] if tick.missed else _TICK_MARK.get(tick.status, ("■", ""))
+
+
+def jobs_view(jobs: list[JobSummary], full_ids: bool = False, width: int = 80, ticks: int = 12) -> Group:
+    """Each job: a line of what it is, a strip of every tick (■ fired, colour = outcome; □ missed),
+    then its newest `ticks` ticks as a table, missed ones marked MISSED."""
+    if not jobs:
+        return Group(Text("no scheduled job ran in this time range", style="dim"))
+    parts: list[RenderableType] = []
+    for job in jobs:
+        missed = Text(f"  missed {job.missed_count}", style="bold red") if job.missed_count else Text("")
+        head = Text.assemble(
+            (f"job {job.job_id}", "bold"),
+            f"  {job.connector}" + (f"/{job.tenant}" if job.tenant else ""),
+            f"  {job.schedule or '(no schedule recorded)'}",
+            missed,
+        )
+        last = f"last run {_when(job.last_run_at)} " if job.last_run_at else "no run "
+        info = Text.assemble(
+            last,
+            _status(job.last_status) if job.last_status else "",
+            f"   next expected {_when(job.next_expected_at)}" if job.next_expected_at else "",
+            f"   {job.run_count} runs in range",
+            ""
+            if job.tolerance_s is not None or not job.schedule
+            else "   (schedule not understood: missed ticks not computed)",
+            style="dim",
+        )
+        strip = Text(overflow="fold")
+        for tick in job.ticks:
+            mark, style = _tick_mark(tick)
+            strip.append(mark, style=style)
+        if job.ticks_truncated:
+            strip.append(" (older ticks not shown)", style="dim")
+        table = _table("", expand=False)
+        for col in ("due", "started", "run", "status"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("note", overflow="fold")
+        for tick in job.ticks[-ticks:]:
+            if tick.missed:
+                table.add_row(
+                    _when(tick.expected_at or ""),
+                    "—",
+                    "—",
+                    "—",
+                    Text("MISSED: no run started", style="bold red"),
+                )
+                continue
+            more = len(tick.run_ids) - 1
+            table.add_row(
+                _when(tick.expected_at) if tick.expected_at else "—",
+                _when(tick.started_at or ""),
+                short(tick.run_id or "", full_ids),
+                _status(tick.status or ""),
+                f"{more + 1} runs (retried)" if more else "",
+            )
+        if not job.ticks:
+            note = Text("no tick in range: its runs were not started by a schedule", style="dim")
+            parts += [head, info, note, Text("")]
+            continue
+        parts += [head, info, strip, table, Text("")]
+    return Group(*parts)
 
 
 def calls_table(page: Page[CallRow], full_ids: bool = False, width: int = 80) -> Table:
@@ -232,6 +360,7 @@ def logs_table(page: Page[LogRow], full_ids: bool = False, width: int = 80) -> T
     table.add_column("time", no_wrap=True)
     table.add_column("level", no_wrap=True)
     table.add_column("run", no_wrap=True)
+    table.add_column("stream", no_wrap=True)
     if wide:
         table.add_column("connector", overflow="fold")
         table.add_column("logger", overflow="fold")
@@ -243,6 +372,7 @@ def logs_table(page: Page[LogRow], full_ids: bool = False, width: int = 80) -> T
             _when(row.timestamp),
             Text(level, style=style),
             short(row.run_id, full_ids) or "—",
+            Text(row.stream, style="" if row.stream == sc.LOG_STREAM_APP else "magenta"),
         ]
         if wide:
             cells += [row.connector, row.logger]

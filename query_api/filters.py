@@ -1,7 +1,7 @@
 """Query-string filters, each declared once: the JSON routes, the exports and the viewer read them.
 
 One Pydantic model per filter family (`RunFilterParams`, `CallFilterParams`,
-`FaultFilterParams`, `LogFilterParams`, `EntityFilterParams`, plus `PageParams` and
+`FaultFilterParams`, `LogFilterParams`, `EntityFilterParams`, `JobFilterParams`, plus `PageParams` and
 `SearchParams`). Each field carries its range check (times within 1970..2100, limits,
 statuses, severities, ids, lengths, signed cursors), so a bad value is refused while
 parsing, with the parameter named, and never reaches a query. The models forbid unknown
@@ -34,8 +34,9 @@ from connlog.query_api.queries.calls import CallFilters
 from connlog.query_api.queries.common import DEFAULT_PAGE, MAX_PAGE, TimeRange, span_id, trace_id
 from connlog.query_api.queries.entities import EntityFilters
 from connlog.query_api.queries.faults import FaultFilters
-from connlog.query_api.queries.logs import LogFilters
-from connlog.query_api.queries.runs import RunFilters
+from connlog.query_api.queries.jobs import JobFilters
+from connlog.query_api.queries.logs import LogFilters, StreamFilter
+from connlog.query_api.queries.runs import KIND_OPERATION, KIND_SYNC, RunFilters
 from connlog.query_api.queries.severity import threshold
 from connlog.query_api.queries.status_filter import StatusFilter
 from connlog.query_api.timeutil import parse_instant
@@ -167,6 +168,16 @@ class RunFilterParams(PageParams, TimeParams):
     has_failures: bool | None = None
     failure_cause: sc.FailureCause | None = None
     enduser: Enduser = None
+    kind: Annotated[
+        str | None,
+        Field(
+            max_length=100,
+            pattern=r"^[A-Za-z0-9_.-]+$",
+            description=f"`{KIND_SYNC}` (syncs), `{KIND_OPERATION}` (every other kind: build, deploy...)"
+            " or one kind. Default: every kind.",
+        ),
+    ] = None
+    operation_status: sc.OperationStatus | None = None
 
     def to_filters(self, default_window_ns: int) -> RunFilters:
         return RunFilters(
@@ -182,6 +193,8 @@ class RunFilterParams(PageParams, TimeParams):
             has_failures=self.has_failures,
             failure_cause=_value(self.failure_cause),
             enduser=self.enduser,
+            kind=self.kind,
+            operation_status=_value(self.operation_status),
             cursor=self.cursor,
             limit=self.limit,
         )
@@ -259,6 +272,11 @@ class LogFilterParams(PageParams, TimeParams):
     connector: Text = None
     run: RunId = None
     text: Text = None
+    stream: StreamFilter | None = Field(
+        None,
+        description="`app` (the connector's logging), `stdout` or `stderr` (captured by"
+        " `init(capture_stdio=True)`), `stdio` (both). Default: every stream.",
+    )
 
     def to_filters(self, default_window_ns: int) -> LogFilters:
         return LogFilters(
@@ -267,8 +285,25 @@ class LogFilterParams(PageParams, TimeParams):
             connector=self.connector,
             run_id=self.run,
             text=self.text,
+            stream=_value(self.stream),
             cursor=self.cursor,
             limit=self.limit,
+        )
+
+
+class JobFilterParams(TimeParams):
+    """`GET /jobs`: jobs with their ticks in the time range (a list, not paged: one row per job)."""
+
+    connector: Text = None
+    tenant: Text = None
+    job_id: Text = None
+
+    def to_filters(self, default_window_ns: int) -> JobFilters:
+        return JobFilters(
+            time=self.time_range(default_window_ns),
+            connector=self.connector,
+            tenant=self.tenant,
+            job_id=self.job_id,
         )
 
 
@@ -319,6 +354,7 @@ __all__ = [
     "CallFilterParams",
     "EntityFilterParams",
     "FaultFilterParams",
+    "JobFilterParams",
     "LogFilterParams",
     "PageParams",
     "QueryParams",

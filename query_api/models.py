@@ -31,6 +31,16 @@ class Counters(BaseModel):
     failed: int = 0
 
 
+class OperationInfo(BaseModel):
+    """What an asynchronous operation (`cl.operation(...)`) records beyond a run's fields."""
+
+    status: str = Field(description="pending, running, done or failed (`connector.operation.status`).")
+    owner: str = Field(description="Who started it (user, team, bot); empty when not given.")
+    target: str = Field(description="What it acts on (environment, image...); empty when not given.")
+    queued_at: str | None = Field(description="When it was requested (ISO 8601 UTC); null when not given.")
+    queued_at_ns: int | None = None
+
+
 class RunSummary(BaseModel):
     run_id: str = Field(description="The run's trace id (32 hex characters).")
     connector: str
@@ -50,6 +60,65 @@ class RunSummary(BaseModel):
     enduser: str = Field(
         "", description="The end user or login the run was made for (`enduser.id`); empty when not set."
     )
+    kind: str = Field(
+        "sync", description="`sync` (a connector sync) or the kind of an operation: build, deploy..."
+    )
+    operation: OperationInfo | None = Field(
+        None, description="Status, owner, target and queued time of an operation; null for a sync."
+    )
+
+
+class JobTick(BaseModel):
+    """One tick of a job's schedule: the runs it started, or a tick that was expected and did not fire."""
+
+    expected_at: str | None = Field(
+        description="When the schedule says the tick was due (ISO 8601 UTC); null when the schedule"
+        " cannot be evaluated (cron text) or the run was not expected (a schedule-less job)."
+    )
+    expected_at_ns: int | None = None
+    run_id: str | None = Field(
+        description="The tick's newest run (its outcome when the tick was retried); null for a missed tick."
+    )
+    run_ids: list[str] = Field(
+        default_factory=list, description="Every run this tick started (a tick retried runs again)."
+    )
+    started_at: str | None = Field(description="Start of the tick's first run; null for a missed tick.")
+    started_at_ns: int | None = None
+    status: str | None = Field(description="ok, error or running: `run_id`'s status; null for a missed tick.")
+    missed: bool = Field(
+        description="True when no run of the job started within the tolerance of `expected_at`."
+    )
+
+
+class JobSummary(BaseModel):
+    """A scheduled job (connector + job id) and its ticks in the time range, oldest first."""
+
+    connector: str
+    job_id: str
+    tenant: str
+    schedule: str = Field(
+        description="The schedule the SDK recorded: cron text or `every <n>s`; may be empty."
+    )
+    interval_s: int | None = Field(
+        description="The period when the schedule is `every <n>s`; null otherwise (cron text is shown"
+        " but not evaluated, so its missed ticks are not computed)."
+    )
+    tolerance_s: int | None = Field(
+        description="How far from `expected_at` a run may start and still count for that tick."
+    )
+    ticks: list[JobTick]
+    ticks_truncated: bool = Field(False, description="Only the newest ticks are listed.")
+    run_count: int = Field(description="Runs of the job started in the time range.")
+    missed_count: int
+    last_run_at: str | None = Field(
+        description="Start of the job's newest run (any time before the range end)."
+    )
+    last_run_at_ns: int | None = None
+    last_status: str | None = None
+    next_expected_at: str | None = Field(
+        description="The next tick the schedule expects after the range end (or now); null when unknown."
+    )
+    next_expected_at_ns: int | None = None
 
 
 class StepRow(BaseModel):
@@ -271,6 +340,11 @@ class LogRow(BaseModel):
     run_id: str = Field(description="The trace id of the span the record was written in (the run).")
     span_id: str
     trace_url: str | None = Field(description="The waterfall of that trace; null for records outside a span.")
+    stream: str = Field(
+        "app",
+        description="`app` for application logs; `stdout` or `stderr` for process output captured by"
+        " `init(capture_stdio=True)`.",
+    )
 
 
 class SqlColumn(BaseModel):

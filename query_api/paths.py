@@ -20,6 +20,7 @@ TRACE: Final = "/traces/{trace_id}"
 SEARCH: Final = "/search"
 FAULTS: Final = "/faults"
 LOGS: Final = "/logs"
+JOBS: Final = "/jobs"  # scheduled jobs and their ticks
 EXPORT: Final = "/export/{kind}.{fmt}"
 SQL: Final = "/sql"
 SETTINGS: Final = "/settings"  # admin: settings in force, stored volume

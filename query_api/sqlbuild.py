@@ -41,6 +41,11 @@ class Conditions:
     def in_(self, column: str, values: Sequence[Any], type_: str = "String") -> None:
         self.add(f"{column} IN {self.params.bind(list(values), f'Array({type_})')}")
 
+    def copy(self) -> Conditions:
+        """The same conditions on a copy of the parameters: one variant per query of a loop
+        (e.g. one time window each) without the variants' values piling up in the original."""
+        return Conditions(Params(dict(self.params.values)), list(self.items))
+
     def sql(self, keyword: str = "WHERE") -> str:
         return f"{keyword} " + " AND ".join(f"({c})" for c in self.items) if self.items else ""
 

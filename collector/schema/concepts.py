@@ -15,6 +15,11 @@ call in one place and not in another). Every reader imports these expressions in
   `Error` is `error`, `Ok`/`Unset` are `ok`), the words a run's status uses, so every level
   reads the same; the OTel value stays in `otel_traces.StatusCode`.
 - **Counters**: the seven record counters of `semconv.Counter`, one `connector_runs` column each.
+- **Log stream**: `stdout` / `stderr` for process output captured by `init(capture_stdio=True)`
+  (`connector.log.stream`), `app` for every other record (the connector's own logging).
+- **Run kind** (migration 5): `sync` for a connector sync (also when the SDK recorded no kind,
+  as before migration 5), else the operation's kind (`build`, `deploy`...). An **operation**
+  is a run whose kind is not `sync`.
 """
 
 from __future__ import annotations
@@ -31,8 +36,11 @@ __all__ = [
     "FAILED_CALL",
     "FAILED_RUN",
     "HAS_FAILURES",
+    "LOG_STREAM",
+    "RUN_KIND",
     "RUN_STATUS",
     "SPAN_STATUS",
+    "SYNC_ROW",
     "run_state",
 ]
 
@@ -47,6 +55,17 @@ def run_state(column: str) -> str:
 RUN_STATUS: Final = run_state(n.C_RUN_STATUS)
 FAILED_RUN: Final = f"({RUN_STATUS} = '{sc.RunStatus.ERROR.value}')"
 HAS_FAILURES: Final = f"({FAILED_RUN} OR {run_state(n.C_ERROR_COUNT)} > 0)"
+
+# Over `connector_runs` rows (a WHERE condition: both rows of a run carry the same kind).
+SYNC_ROW: Final = f"({n.C_RUN_KIND} IN ('', '{sc.RunKind.SYNC.value}'))"
+# Over `connector_runs` GROUP BY TraceId.
+RUN_KIND: Final = f"if({run_state(n.C_RUN_KIND)} = '', '{sc.RunKind.SYNC.value}', {run_state(n.C_RUN_KIND)})"
+
+# Over `otel_logs` rows.
+LOG_STREAM: Final = (
+    f"if({n.C_LOG_ATTRIBUTES}['{sc.LOG_STREAM}'] != '', {n.C_LOG_ATTRIBUTES}['{sc.LOG_STREAM}'],"
+    f" '{sc.LOG_STREAM_APP}')"
+)
 
 # Over `otel_traces` rows.
 SPAN_STATUS: Final = (

@@ -147,6 +147,15 @@ C_RUN_STATUS: Final = "RunStatus"  # ok / error
 C_EXIT_CODE: Final = "ExitCode"
 C_ERROR_COUNT: Final = "ErrorCount"
 C_SCHEDULE: Final = "Schedule"  # migration 4: the schedule the run's job follows (cron or interval)
+# Migration 5: what the run is (`connector.run.kind`: '' or `sync` for a sync, else the
+# operation's kind), the operation's fields, and the schedule tick that fired the run
+# (`connector.run.job_tick`; 1970-01-01 when not recorded, as for OperationQueuedAt).
+C_RUN_KIND: Final = "RunKind"
+C_OPERATION_STATUS: Final = "OperationStatus"
+C_OPERATION_OWNER: Final = "OperationOwner"
+C_OPERATION_TARGET: Final = "OperationTarget"
+C_OPERATION_QUEUED_AT: Final = "OperationQueuedAt"
+C_JOB_TICK: Final = "JobTick"
 # One UInt64 column per counter, named like the Counter enum: fetched -> Fetched, ...
 RUN_COUNTER_COLUMNS: Final[dict[str, str]] = {c.value: c.value.capitalize() for c in sc.Counter}
 

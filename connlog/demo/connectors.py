@@ -155,9 +155,10 @@ def _organizations(client: httpx.Client) -> None:
 def pipedrive(target: Target) -> None:
     """A scheduled job that works: several ticks of the same job, each a successful run."""
     with _client(target) as client:
+        last_due = int(time.time()) // 900 * 900  # on the cron's grid: :00, :15, :30, :45 UTC
         for tick in range(SCHEDULE_TICKS):
             stamp = time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - (SCHEDULE_TICKS - tick) * 900)
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(last_due - (SCHEDULE_TICKS - 1 - tick) * 900)
             )
             with cl.run(sync_type="incremental", trigger="schedule", job_id="pipedrive-every-15min",
                         job_tick=stamp, schedule="*/15 * * * *"):  # fmt: skip

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from connlog import datagen
 from connlog.allinone import AllInOne, Ports
 from connlog.collector.config import Settings
 from connlog.collector.http_thread import ThreadedServer
@@ -197,6 +198,9 @@ def run_demo(
         console.print(f"[bold]connlog demo[/]: data in {data_dir}, fake third-party API at {fake.url}")
         background = start_background(fake.url, aio.otlp_http_endpoint, console)
         codes = run_connectors(fake.url, aio.otlp_http_endpoint, console)
+        # What the sample connectors do not show: a job that skipped a tick, operations
+        # (deploy done, build failed, environment sync running), stdout/stderr lines.
+        datagen.send(datagen.extras(), aio.otlp_http_endpoint)
         aio.flush()
         answers = show_examples(settings, console)
         result = DemoResult(data_dir, aio.otlp_http_endpoint, aio.api_url, codes, answers)

@@ -32,6 +32,16 @@ class EntityFilters:
     limit: int = DEFAULT_PAGE
 
 
+# An entity span as `EntityRow` reads it (`entity_row`): the entities list and a record's
+# timeline (`search.search_runs`) select the same columns.
+ENTITY_COLUMNS = (
+    f"{n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_STEP_NAME}, {n.C_ENTITY_TYPE}, {n.C_ENTITY_EXTERNAL_ID},"
+    f" {n.C_ENTITY_INTERNAL_ID}, {n.C_ENTITY_ACTION},"
+    f" if({attr(sc.ENTITY_REASON)} != '', {attr(sc.ENTITY_REASON)}, {n.C_STATUS_MESSAGE}),"
+    f" {SPAN_STATUS}, {n.C_FAILURE_CAUSE}, {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
+)
+
+
 def _is_span_id(value: str) -> bool:
     return len(value) == 16 and all(ch in "0123456789abcdef" for ch in value)
 
@@ -64,21 +74,18 @@ def list_entities(client: Client, run_id: str, f: EntityFilters, scope: Scope) -
         )
     rows = fetch(
         client,
-        f"SELECT {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_STEP_NAME}, {n.C_ENTITY_TYPE}, {n.C_ENTITY_EXTERNAL_ID},"
-        f" {n.C_ENTITY_INTERNAL_ID}, {n.C_ENTITY_ACTION},"
-        f" if({attr(sc.ENTITY_REASON)} != '', {attr(sc.ENTITY_REASON)}, {n.C_STATUS_MESSAGE}),"
-        f" {SPAN_STATUS}, {n.C_FAILURE_CAUSE}, {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
-        f" FROM {n.TRACES} {where.sql()} ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID}"
+        f"SELECT {ENTITY_COLUMNS} FROM {n.TRACES} {where.sql()} ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID}"
         f" LIMIT {params.bind(f.limit + 1, 'UInt32')}",
         params.values,
         label="entities",
     )
-    items = [_entity(r) for r in rows[: f.limit]]
+    items = [entity_row(r) for r in rows[: f.limit]]
     nxt = cur.encode("entities", [items[-1].start_ns, items[-1].entity_id]) if len(rows) > f.limit else None
     return Page[EntityRow](items=items, next_cursor=nxt, limit=f.limit)
 
 
-def _entity(row: tuple[Any, ...]) -> EntityRow:
+def entity_row(row: tuple[Any, ...]) -> EntityRow:
+    """An `EntityRow` from the `ENTITY_COLUMNS` of one entity span."""
     sid, parent, step, type_, ext, internal, action, reason, status, cause, start_ns, dur = row
     return EntityRow(
         entity_id=sid,

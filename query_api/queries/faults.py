@@ -67,6 +67,10 @@ LIMIT 1 BY run_id, type, message
 """
 
 
+# The columns of a `_ROOTS` row, in the order `_fault` reads them.
+_ROOT_COLUMNS = "run_id, span_id, connector, ts_ns, type, uri, host, message, status_code, cause"
+
+
 def _base_where(params: Params, scope: Scope) -> Conditions:
     where = Conditions(params)
     scope.apply(where)
@@ -125,14 +129,26 @@ def _response_headers(client: Client, rows: list[tuple[Any, ...]]) -> dict[tuple
     where.add(
         f"{n.C_TIMESTAMP} >= fromUnixTimestamp64Nano({params.bind(min(int(r[3]) for r in rows) - 3600 * 10**9, 'Int64')}, 'UTC')"
     )
-    links = fetch(
+    # The candidate spans (the faults and their failed call children) and their stored
+    # response headers in one round trip: the payload side is read by its primary key.
+    links_sql = f"SELECT {n.C_TRACE_ID}, {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_TIMESTAMP} FROM {n.TRACES} {where.sql()}"
+    payload = Conditions(params)
+    payload.in_(n.C_SERVICE_NAME, services)
+    payload.in_(n.C_TRACE_ID, traces)
+    payload.add(f"{n.C_SPAN_ID} IN (SELECT {n.C_SPAN_ID} FROM ({links_sql}))")
+    found = fetch(
         client,
-        f"SELECT {n.C_TRACE_ID}, {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID} FROM {n.TRACES} {where.sql()}"
-        f" ORDER BY {n.C_TIMESTAMP}",
+        f"SELECT l.{n.C_TRACE_ID}, l.{n.C_SPAN_ID}, l.{n.C_PARENT_SPAN_ID}, p.{n.C_RESPONSE_HEADERS}"
+        f" FROM ({links_sql}) AS l LEFT JOIN"
+        f" (SELECT {n.C_TRACE_ID}, {n.C_SPAN_ID}, {n.C_RESPONSE_HEADERS} FROM {n.PAYLOADS} {payload.sql()}) AS p"
+        f" ON l.{n.C_TRACE_ID} = p.{n.C_TRACE_ID} AND l.{n.C_SPAN_ID} = p.{n.C_SPAN_ID}"
+        f" ORDER BY l.{n.C_TIMESTAMP}",
         params.values,
-        label="fault_calls",
+        label="fault_headers",
     )
-    return payload_headers(client, rows, call_owners(rows, [(str(t), str(s), str(p)) for t, s, p in links]))
+    owner = call_owners(rows, [(str(t), str(s), str(p)) for t, s, p, _ in found])
+    headers = {(str(t), str(s)): dict(h) for t, s, _, h in found}
+    return {fault: headers.get(call, {}) for fault, call in owner.items()}
 
 
 def call_owners(
@@ -198,25 +214,28 @@ def list_faults(client: Client, f: FaultFilters, scope: Scope) -> FaultPage:
     f.time.apply(where)
     inner = _ROOTS.format(where=where.sql())
     outer = _outer(f, params)
-    group_rows = fetch(
-        client,
-        f"SELECT cause, host, status_code, count() FROM ({inner}) {outer.sql()} GROUP BY cause, host, status_code",
-        params.values,
-        label="fault_groups",
-    )
+    newer = "1"
     if f.cursor:
         c_ns, c_run, c_span = cur.decode("faults", f.cursor, (int, str, str))
-        outer.add(
+        newer = (
             f"(ts_ns, run_id, span_id) < ({params.bind(c_ns, 'Int64')}, {params.bind(c_run, 'String')},"
             f" {params.bind(c_span, 'String')})"
         )
-    rows = fetch(
+    # One pass over the root faults: the counts per (cause, host, status) and, per group, its
+    # newest `limit + 1` faults past the cursor; the page is the newest of those. Two queries
+    # (counts, then page) computed the deduplicated roots twice.
+    want = params.bind(f.limit + 1, "UInt32")
+    group_rows = fetch(
         client,
-        f"SELECT * FROM ({inner}) {outer.sql()} ORDER BY ts_ns DESC, run_id DESC, span_id DESC"
-        f" LIMIT {params.bind(f.limit + 1, 'UInt32')}",
+        f"SELECT cause, host, status_code, count(),"
+        f" arraySlice(arrayReverseSort(x -> (x.4, x.1, x.2), groupArrayIf(({_ROOT_COLUMNS}), {newer})), 1, {want})"
+        f" FROM ({inner}) {outer.sql()} GROUP BY cause, host, status_code",
         params.values,
         label="list_faults",
     )
+    rows = sorted(
+        (tuple(r) for g in group_rows for r in g[4]), key=lambda r: (r[3], r[0], r[1]), reverse=True
+    )[: f.limit + 1]
     page = rows[: f.limit]
     headers = _response_headers(client, page) if scope.payloads else None
     items = [_fault(r, headers) for r in page]
@@ -228,7 +247,7 @@ def list_faults(client: Client, f: FaultFilters, scope: Scope) -> FaultPage:
     by_cause: Tally[str] = Tally()
     by_host: Tally[str] = Tally()
     by_status: Tally[str] = Tally()
-    for cause, host, status, count in group_rows:
+    for cause, host, status, count, _ in group_rows:
         by_cause[cause or "unknown"] += int(count)
         by_host[host or "unknown"] += int(count)
         by_status[str(status) if status else "none"] += int(count)

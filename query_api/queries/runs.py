@@ -7,6 +7,11 @@ true`), with typed status, exit code and counters. Reading the wide `SpanAttribu
 slow. A run's state is its finished row if there is one, else its marker (`argMax(...,
 Finished)` per TraceId); filters on run-level values are applied after grouping, on that
 state. Only a still-running run reads `otel_traces`, for the counters of its finished steps.
+
+Asynchronous operations (build, deploy, sync to an environment: `cl.operation(...)`) are runs
+of another kind (migration 5, `RunKind`): the list holds every kind unless `kind` says
+`sync`, `operation` (any kind but sync) or one kind; both rows of a run carry its kind, so
+that filter prunes rows before grouping.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ from connlog.collector.schema.concepts import (
     COUNTER_COLUMNS,
     FAILED_CALL,
     HAS_FAILURES,
+    RUN_KIND,
     RUN_STATUS,
     SPAN_STATUS,
+    SYNC_ROW,
     run_state,
 )
 from connlog.instrumentation import semconv as sc
 from connlog.query_api import cursor as cur
 from connlog.query_api.db import fetch
 from connlog.query_api.errors import not_found
-from connlog.query_api.models import Counters, Fault, Page, RunDetail, RunSummary, StepRow
+from connlog.query_api.models import Counters, Fault, OperationInfo, Page, RunDetail, RunSummary, StepRow
 from connlog.query_api.queries.common import (
     DEFAULT_PAGE,
     TimeRange,
@@ -37,6 +44,7 @@ from connlog.query_api.queries.common import (
     attr,
     counter_exprs,
     counters_of,
+    newest_first,
     step_row,
     within_trace_inline,
 )
@@ -46,6 +54,9 @@ from connlog.query_api.sqlbuild import Conditions, Params, ns_expr
 from connlog.query_api.timeutil import NS, iso, ms
 
 RUNNING = sc.RunStatus.RUNNING.value
+# The `kind` filter: `sync`, any operation (every kind but sync), or one operation kind.
+KIND_SYNC = sc.RunKind.SYNC.value
+KIND_OPERATION = "operation"
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,8 @@ class RunFilters:
     failure_cause: str | None = None
     run_ids: tuple[str, ...] | None = None
     enduser: str | None = None  # the end user / login the run was made for (`run(..., user=)`)
+    kind: str | None = None  # `sync`, `operation` (any non-sync kind) or one kind; None: all
+    operation_status: str | None = None  # pending / running / done / failed (operations only)
     cursor: str | None = None
     limit: int = DEFAULT_PAGE
 
@@ -87,7 +100,12 @@ _RUN_COLUMNS = f"""
     {run_state(n.C_ERROR_COUNT)} AS error_count,
     if(finished, toNullable(toInt64({run_state(n.C_EXIT_CODE)})), NULL) AS exit_code,
     {run_state(n.C_FAILURE_CAUSE)} AS failure_cause,
-    {run_state(n.C_ENDUSER_ID)} AS enduser"""
+    {run_state(n.C_ENDUSER_ID)} AS enduser,
+    {RUN_KIND} AS kind,
+    {run_state(n.C_OPERATION_STATUS)} AS operation_status,
+    {run_state(n.C_OPERATION_OWNER)} AS operation_owner,
+    {run_state(n.C_OPERATION_TARGET)} AS operation_target,
+    {ns_expr(run_state(n.C_OPERATION_QUEUED_AT))} AS operation_queued_ns"""
 
 _RUN_SELECT = f"SELECT{_RUN_COLUMNS}\nFROM {n.RUNS}\n"
 
@@ -107,7 +125,7 @@ def _summary(row: tuple[Any, ...]) -> RunSummary:
         duration_ns,
         *rest,
     ) = row
-    counters, (error_count, exit_code, failure_cause, enduser) = rest[:7], rest[7:]
+    counters, (error_count, exit_code, failure_cause, enduser, kind, *operation) = rest[:7], rest[7:]
     return RunSummary(
         run_id=run_id,
         connector=connector,
@@ -125,7 +143,30 @@ def _summary(row: tuple[Any, ...]) -> RunSummary:
         exit_code=None if exit_code is None else int(exit_code),
         failure_cause=failure_cause,
         enduser=enduser,
+        kind=kind,
+        operation=None if kind == KIND_SYNC else _operation(*operation),
     )
+
+
+def _operation(status: str, owner: str, target: str, queued_ns: int) -> OperationInfo:
+    queued = int(queued_ns) or None  # 1970-01-01: not recorded
+    return OperationInfo(
+        status=status,
+        owner=owner,
+        target=target,
+        queued_at=None if queued is None else iso(queued),
+        queued_at_ns=queued,
+    )
+
+
+def _kind(where: Conditions, kind: str) -> None:
+    """The `kind` filter, on rows (both rows of a run carry the same kind)."""
+    if kind == KIND_SYNC:
+        where.add(SYNC_ROW)
+    elif kind == KIND_OPERATION:
+        where.add(f"NOT {SYNC_ROW}")
+    else:
+        where.eq(n.C_RUN_KIND, kind)
 
 
 def _having(f: RunFilters, params: Params) -> Conditions:
@@ -139,6 +180,7 @@ def _having(f: RunFilters, params: Params) -> Conditions:
         ("tenant", f.tenant),
         ("failure_cause", f.failure_cause),
         ("enduser", f.enduser),
+        ("operation_status", f.operation_status),
     ):
         if value is not None:
             h.eq(column, value)
@@ -158,24 +200,48 @@ def list_runs(client: Client, filters: RunFilters, scope: Scope) -> Page[RunSumm
     scope.apply(where)
     if filters.connector is not None:
         where.eq(n.C_SERVICE_NAME, filters.connector)
-    filters.time.apply(where)
     if filters.run_ids is not None:
         where.in_(n.C_TRACE_ID, filters.run_ids)
+    if filters.kind is not None:
+        _kind(where, filters.kind)
     having = _having(filters, params)
+    time = filters.time
     if filters.cursor:
         c_ns, c_id = cur.decode("runs", filters.cursor, (int, str))
         # Both rows of a run are stamped at its start, so rows after the cursor's start can go.
-        where.add(f"{n.C_TIMESTAMP} <= fromUnixTimestamp64Nano({params.bind(c_ns, 'Int64')}, 'UTC')")
+        end = c_ns + 1 if time.end_ns is None else min(time.end_ns, c_ns + 1)
+        time = TimeRange(time.start_ns, max(end, time.start_ns + 1))
         having.add(f"(start_ns, run_id) < ({params.bind(c_ns, 'Int64')}, {params.bind(c_id, 'String')})")
-    sql = (
-        f"{_RUN_SELECT}{where.sql()}\nGROUP BY {n.C_TRACE_ID}\n{having.sql('HAVING')}\n"
-        f"ORDER BY start_ns DESC, run_id DESC\nLIMIT {params.bind(filters.limit + 1, 'UInt32')}"
-    )
-    rows = fetch(client, sql, params.values, label="list_runs")
+    rows = _grouped_runs(client, where, having, time, filters.limit + 1, whole=filters.run_ids is not None)
     items = [_summary(r) for r in rows[: filters.limit]]
     _fill_running_counters(client, items)
     nxt = cur.encode("runs", [items[-1].start_ns, items[-1].run_id]) if len(rows) > filters.limit else None
     return Page[RunSummary](items=items, next_cursor=nxt, limit=filters.limit)
+
+
+def _grouped_runs(
+    client: Client, where: Conditions, having: Conditions, time: TimeRange, want: int, *, whole: bool
+) -> list[tuple[Any, ...]]:
+    """Up to `want` runs (their state rows) in `time`, newest first; `where` and `having` hold
+    every other filter.
+
+    Both rows of a run are stamped at its start, so any time window holds whole runs and
+    grouping inside it is exact: windows are read newest first (`newest_first`) until the
+    page is full, instead of grouping a month of runs to keep 51. `whole`: one query over the
+    range (a list of run ids, as the search asks for, is already small).
+    """
+    out: list[tuple[Any, ...]] = []
+    for window in [time] if whole else newest_first(time):
+        w = where.copy()
+        window.apply(w)
+        sql = (
+            f"{_RUN_SELECT}{w.sql()}\nGROUP BY {n.C_TRACE_ID}\n{having.sql('HAVING')}\n"
+            f"ORDER BY start_ns DESC, run_id DESC\nLIMIT {w.params.bind(want - len(out), 'UInt32')}"
+        )
+        out += fetch(client, sql, w.params.values, label="list_runs")
+        if len(out) >= want:
+            break
+    return out
 
 
 def _fill_running_counters(client: Client, items: list[RunSummary]) -> None:
@@ -378,4 +444,4 @@ def get_run(client: Client, run_id: str, scope: Scope) -> RunDetail:
     return RunDetail(run=summary, steps=spans.steps, faults=faults)
 
 
-__all__ = ["NS", "RunFilters", "get_run", "list_runs", "run_summary"]
+__all__ = ["KIND_OPERATION", "KIND_SYNC", "NS", "RunFilters", "get_run", "list_runs", "run_summary"]

@@ -6,6 +6,11 @@ Without a scope, each source is an index read, never a payload scan:
 - URL fragments: `HttpUrl LIKE` on the http/webhook roles, pruned by the ngram skip index;
 - error text: `hasToken(StatusMessage, ...)` per word, pruned by the token skip index;
 - a run id: the trace-id lookup table.
+A one-word value the index knows (a record, internal or job id) is answered by the index alone:
+the URL and error-text scans run only for values it does not know (fragments, words, phrases).
+When the value is a record id, the record's timeline (what each run found did with it: action,
+reason, cause) is one more read: the entity spans of those runs only, by connector, role and
+the runs' time range, so it is bounded by the runs found, never the whole window.
 With `scope=<run_id>`, the run's spans are read within its bounds and matched on ids,
 step name, URL and status message.
 """
@@ -21,14 +26,18 @@ from connlog.collector.schema import names as n
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.db import fetch
 from connlog.query_api.errors import invalid
-from connlog.query_api.models import RunHit, SearchResult, SpanHit
+from connlog.query_api.models import RunHit, RunSummary, SpanHit
 from connlog.query_api.queries.common import TimeRange, is_trace_id, trace_bounds, within_trace
+from connlog.query_api.queries.entities import ENTITY_COLUMNS, entity_row
 from connlog.query_api.queries.runs import RunFilters, list_runs
 from connlog.query_api.scope import Scope
 from connlog.query_api.sqlbuild import Conditions, Params, like_contains, ns_expr
+from connlog.query_api.timeline_models import RecordTouch, TimelineResult
 from connlog.query_api.timeutil import NS, iso
 
 MAX_RUNS = 200
+MAX_TOUCHES = 2000  # entity rows of a record's timeline (a record is rarely twice in one run)
+_RECORD_FIELDS = frozenset({"external_id", "internal_id"})
 MIN_FRAGMENT = 3  # the ngram index has n=3: shorter URL fragments would scan
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _ROLE_KIND = {
@@ -115,30 +124,65 @@ def _span_of(client: Client, ids: list[str]) -> TimeRange:
     return TimeRange(max(int(start_s) - 1, 0) * NS, (int(end_s) + 1) * NS)
 
 
-def search_runs(client: Client, q: str, time: TimeRange, scope: Scope) -> SearchResult:
-    """Runs whose spans mention `q`, newest first, each with how it matched."""
+def search_runs(client: Client, q: str, time: TimeRange, scope: Scope) -> TimelineResult:
+    """Runs whose spans mention `q`, newest first, each with how it matched; for a record id,
+    its timeline (the action and reason of each entity row in those runs)."""
     q = q.strip()
     if not q:
         raise invalid("q", "must not be empty")
     matched: dict[str, set[str]] = defaultdict(set)
-    for source in (_index_hits(client, q, time, scope), _span_hits(client, q, time, scope)):
+    indexed = _index_hits(client, q, time, scope)
+    # An id the index knows (one word: a record, internal or job id) is answered by the index
+    # alone; the URL and error-text scans are for fragments and words, and cost two more reads.
+    sources = (
+        (indexed,)
+        if indexed and not any(ch.isspace() for ch in q)
+        else (indexed, _span_hits(client, q, time, scope))
+    )
+    for source in sources:
         for tid, how in source.items():
             matched[tid] |= how
     if is_trace_id(q) and trace_bounds(client, q.lower(), scope) is not None:
         matched[q.lower()].add("run_id")
     if not matched:
-        return SearchResult(query=q, scope=None, runs=[], spans=[])
+        return TimelineResult(query=q, scope=None, runs=[], spans=[])
     ids = sorted(matched)[: MAX_RUNS * 5]
-    page = list_runs(
-        client,
-        RunFilters(time=_span_of(client, ids), run_ids=tuple(ids), limit=MAX_RUNS),
-        scope,
-    )
+    bounds = _span_of(client, ids)
+    page = list_runs(client, RunFilters(time=bounds, run_ids=tuple(ids), limit=MAX_RUNS), scope)
     runs = [RunHit(run=r, matched=sorted(matched[r.run_id])) for r in page.items]
-    return SearchResult(query=q, scope=None, runs=runs, spans=[])
+    records = [r for r in page.items if matched[r.run_id] & _RECORD_FIELDS]
+    timeline = _timeline(client, q, records, bounds, scope) if records else []
+    return TimelineResult(query=q, scope=None, runs=runs, spans=[], timeline=timeline)
 
 
-def search_in_run(client: Client, q: str, run_id: str, scope: Scope) -> SearchResult:
+def _timeline(
+    client: Client, q: str, runs: list[RunSummary], bounds: TimeRange, scope: Scope
+) -> list[RecordTouch]:
+    """The entity spans of `runs` whose external or internal id is `q`, newest first.
+
+    Only the runs already found (and visible to `scope`) are read: their connectors and role
+    narrow the sort key, their time range the partitions, their trace ids the rest.
+    """
+    params = Params()
+    where = Conditions(params)
+    where.in_(n.C_SERVICE_NAME, sorted({r.connector for r in runs}))
+    scope.apply(where)
+    where.eq(n.C_ROLE, sc.Role.ENTITY.value)
+    bounds.apply(where)
+    where.in_(n.C_TRACE_ID, [r.run_id for r in runs])
+    value = params.bind(q, "String")
+    where.add(f"{n.C_ENTITY_EXTERNAL_ID} = {value} OR {n.C_ENTITY_INTERNAL_ID} = {value}")
+    rows = fetch(
+        client,
+        f"SELECT {n.C_TRACE_ID}, {ENTITY_COLUMNS} FROM {n.TRACES} {where.sql()}"
+        f" ORDER BY {n.C_TIMESTAMP} DESC, {n.C_SPAN_ID} LIMIT {MAX_TOUCHES}",
+        params.values,
+        label="search_timeline",
+    )
+    return [RecordTouch(run_id=str(tid), **dict(entity_row(tuple(rest)))) for tid, *rest in rows]
+
+
+def search_in_run(client: Client, q: str, run_id: str, scope: Scope) -> TimelineResult:
     """Steps, pages, entities and calls of one run that match `q`."""
     q = q.strip()
     if not q:
@@ -177,4 +221,4 @@ def search_in_run(client: Client, q: str, run_id: str, scope: Scope) -> SearchRe
         for role, sid, name, start, *hits in rows
         if role != sc.Role.RUN_START.value
     ]
-    return SearchResult(query=q, scope=run_id, runs=[], spans=spans)
+    return TimelineResult(query=q, scope=run_id, runs=[], spans=spans)

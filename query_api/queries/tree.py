@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from clickhouse_connect.driver.client import Client
 
 from connlog.collector.schema import names as n
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.db import fetch
-from connlog.query_api.queries.common import TraceBounds, attr
+from connlog.query_api.queries.common import TraceBounds, attr, within_trace
+from connlog.query_api.scope import Scope
 from connlog.query_api.sqlbuild import Conditions, Params
 
 
@@ -58,6 +60,55 @@ class RunTree:
             if node is not None:
                 out.append(node)
         return out
+
+    @cached_property
+    def run_span_ids(self) -> set[str]:
+        """The run span: its own row once finished, the start marker's parent while running."""
+        return {
+            node.span_id if node.role == sc.Role.RUN.value else node.parent_id
+            for node in self.nodes.values()
+            if node.role in (sc.Role.RUN.value, sc.Role.RUN_START.value)
+        } - {""}
+
+    def place(self, parent_id: str) -> Place:
+        """Where a span with this parent sits: directly under the run or a step (a login, a
+        token refresh), or inside a page or a record."""
+        if parent_id in self.run_span_ids:
+            return Place("run", "directly under run", True)
+        node = self.nodes.get(parent_id)
+        if node is None:
+            return Place("", "", False)
+        if node.role == sc.Role.STEP.value:
+            return Place("step", f"directly under step {node.step}", True)
+        if node.role == sc.Role.PAGE.value:
+            return Place("page", f"page {node.page_number or ''}".strip(), False)
+        if node.role == sc.Role.ENTITY.value:
+            return Place("entity", f"record {node.external_id}".strip(), False)
+        return Place(node.role, node.role, False)
+
+    def direct_calls(self) -> list[str]:
+        """Ids of the calls made directly under the run or a step, whatever list shows them."""
+        return sorted(
+            sid
+            for sid, node in self.nodes.items()
+            if node.role in _CALL_ROLES and self.place(node.parent_id).direct
+        )
+
+
+@dataclass(frozen=True)
+class Place:
+    kind: str  # run, step, page, entity ("" when the parent is unknown)
+    label: str
+    direct: bool  # directly under the run or a step, not inside a page or record
+
+
+_CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
+
+
+def tree_of(client: Client, run_id: str, scope: Scope) -> RunTree:
+    """`run_tree` of a run by id (404 when unknown or out of scope)."""
+    bounds, _ = within_trace(client, run_id, scope)
+    return run_tree(client, bounds)
 
 
 def run_tree(client: Client, bounds: TraceBounds) -> RunTree:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from connlog.query_api import paths
-from connlog.query_api.models import FaultPage, LogRow, Page, SearchResult, Trace
+from connlog.query_api.models import FaultPage, LogRow, Page, Trace
 from connlog.query_api.queries.common import trace_id as _trace_id
 from connlog.query_api.queries.faults import FaultFilters, list_faults
 from connlog.query_api.queries.logs import LogFilters, list_logs
@@ -22,6 +22,7 @@ from connlog.query_api.routes.deps import (
     log_filters,
     window,
 )
+from connlog.query_api.timeline_models import TimelineResult
 
 router = APIRouter()
 
@@ -35,9 +36,15 @@ def trace(
     return get_trace(db, _trace_id(trace_id, "trace_id"), caller.scope)
 
 
-@router.get(paths.SEARCH, response_model=SearchResult, tags=["search"], summary="Find runs or spans by value")
-def search(request: Request, caller: Caller, db: Db, params: Annotated[SearchQuery, Query()]) -> SearchResult:
-    """Without `scope`: runs in the time range (default 24h; pass `from` for more) mentioning `q`."""
+@router.get(
+    paths.SEARCH, response_model=TimelineResult, tags=["search"], summary="Find runs or spans by value"
+)
+def search(
+    request: Request, caller: Caller, db: Db, params: Annotated[SearchQuery, Query()]
+) -> TimelineResult:
+    """Without `scope`: runs in the time range (default 24h; pass `from` for more) mentioning `q`;
+    for a record id also its timeline (`timeline`: each run's action, reason and cause for it).
+    With `scope=<run_id>`: the steps, pages, entities and calls of that run that match."""
     if params.scope is not None:
         return search_in_run(db, params.q, params.scope, caller.scope)
     return search_runs(db, params.q, params.time_range(window(request)), caller.scope)

@@ -19,6 +19,7 @@ from connlog.query_api.filters import (
     CallFilterParams,
     EntityFilterParams,
     FaultFilterParams,
+    JobFilterParams,
     LogFilterParams,
     PageParams,
     QueryParams,
@@ -30,6 +31,7 @@ from connlog.query_api.queries.calls import CallFilters
 from connlog.query_api.queries.common import TimeRange, trace_id
 from connlog.query_api.queries.entities import EntityFilters
 from connlog.query_api.queries.faults import FaultFilters
+from connlog.query_api.queries.jobs import JobFilters
 from connlog.query_api.queries.logs import LogFilters
 from connlog.query_api.queries.runs import RunFilters
 from connlog.query_api.timeutil import NS
@@ -38,37 +40,6 @@ from connlog.query_api.timeutil import NS
 PRESETS: Final[dict[str, int]] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 DEFAULT_PRESET: Final = "24h"
 
-RUN_FIELDS: Final = (
-    "connector",
-    "status",
-    "sync_type",
-    "trigger",
-    "job_id",
-    "version",
-    "tenant",
-    "failure_cause",
-    "min_duration_ms",
-    "has_failures",
-    "run",
-    "enduser",
-)
-CALL_FIELDS: Final = (
-    "direction",
-    "connector",
-    "host",
-    "method",
-    "status",
-    "failure_cause",
-    "url_contains",
-    "run",
-    "step",
-    "entity",
-    "min_duration_ms",
-    "enduser",
-)
-FAULT_FIELDS: Final = ("connector", "run", "cause", "host", "status", "type")
-LOG_FIELDS: Final = ("severity", "connector", "run", "text")
-TIME_FIELDS: Final = ("range", "from", "to")
 
 Query = Mapping[str, str]
 
@@ -118,6 +89,11 @@ def fault_filters(q: Query) -> FaultFilters:
 
 def log_filters(q: Query) -> LogFilters:
     return parsed(LogFilterParams, q).to_filters(window_ns(q))
+
+
+def job_filters(q: Query) -> JobFilters:
+    """The job ticks page's filters; its window defaults to 7 days (a schedule needs a span)."""
+    return parsed(JobFilterParams, q).to_filters(window_ns({"range": "7d", **q}))
 
 
 def entity_filters(q: Query) -> EntityFilters:

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from connlog.instrumentation import semconv as sc
-from connlog.query_api.timeutil import NS, now_ns
+from connlog.query_api.timeutil import NS, iso, now_ns
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
 STATIC: Final = Path(__file__).parent / "static"
@@ -76,6 +76,13 @@ def ago(start_ns: int) -> str:
     if minutes < 48 * 60:
         return f"{minutes // 60} h ago"
     return f"{minutes // 1440} d ago"
+
+
+def finished(run: Any) -> str:
+    """When a finished run (or operation) ended: its start plus its duration, as `short_time`."""
+    if run.duration_ms is None:
+        return ""
+    return short_time(iso(run.start_ns + int(run.duration_ms * 1_000_000)))
 
 
 def short_time(iso_text: str) -> str:
@@ -170,6 +177,7 @@ env.filters.update(
 )
 env.globals.update(
     cause_words=cause_words,
+    finished=finished,
     url_with=url_with,
     is_redacted=is_redacted,
     static=STATIC_PREFIX,

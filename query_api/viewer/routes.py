@@ -24,6 +24,7 @@ from connlog.query_api.queries.common import MAX_PAGE, TimeRange, span_id, trace
 from connlog.query_api.queries.entities import EntityFilters, list_entities
 from connlog.query_api.queries.pages import get_step, list_pages
 from connlog.query_api.queries.runs import RunFilters, get_run, list_runs
+from connlog.query_api.queries.tree import tree_of
 from connlog.query_api.viewer import params as vp
 from connlog.query_api.viewer.access import db as db_client
 from connlog.query_api.viewer.access import guarded, state, who
@@ -94,12 +95,12 @@ def _run_calls(db: Client, principal: Principal, run_id: str, below: str | None 
 def run_page(request: Request, run_id: str) -> Response:
     def render(principal: Principal) -> Response:
         rid = trace_id(run_id, "run_id")
-        detail, calls = in_parallel(
+        detail, calls, tree = in_parallel(
             request,
             lambda db: get_run(db, rid, principal.scope),
             lambda db: _run_calls(db, principal, rid),
+            lambda db: tree_of(db, rid, principal.scope),
         )
-        steps = {s.step_id: s for s in detail.steps}
         return page(
             request,
             "run.html",
@@ -107,7 +108,10 @@ def run_page(request: Request, run_id: str) -> Response:
             run=detail.run,
             steps=detail.steps,
             calls=calls,
-            step_of=steps,
+            direct=[c for c in calls if tree.place(c.parent_id).direct],
+            direct_total=len(tree.direct_calls()),
+            place=tree.place,
+            max_calls=MAX_PAGE,
             crumbs=_crumbs(detail.run),
         )
 
@@ -134,11 +138,12 @@ def step_page(request: Request, run_id: str, step_id: str) -> Response:
         cursor, limit = vp.cursor(q), vp.limit(q)
         # The header needs the run's row and this step's, not the whole run (`get_run` also
         # reads every step, the root faults and failed calls): three narrow reads side by side.
-        run, step, pages = in_parallel(
+        run, step, pages, below = in_parallel(
             request,
             lambda db: run_head(db, principal, rid),
             lambda db: get_step(db, rid, sid, principal.scope),
             lambda db: list_pages(db, rid, sid, principal.scope, cursor=cursor, limit=limit),
+            lambda db: _run_calls(db, principal, rid, sid),
         )
         crumbs = _crumbs(run, (f"step {step.name}", None))
         return page(
@@ -148,6 +153,7 @@ def step_page(request: Request, run_id: str, step_id: str) -> Response:
             step=step,
             pages=pages.items,
             next_cursor=pages.next_cursor,
+            direct=[c for c in below if c.parent_id == sid],
             crumbs=crumbs,
         )
 
@@ -273,11 +279,24 @@ def list_screen(
     return guarded(request, render)
 
 
-@router.get(CALLS, response_class=HTMLResponse)
-def calls_page(request: Request) -> Response:
-    return list_screen(
-        request, "calls.html", "calls", lambda db, q, p: list_calls(db, vp.call_filters(q), p.scope)
-    )
+def list_endpoint(
+    template: str, items: str, read: Callable[[Client, dict[str, str], Principal], Any], **extra: Any
+) -> Callable[[Request], Response]:
+    """The route function of one list screen (`list_screen` with these arguments)."""
+
+    def endpoint(request: Request) -> Response:
+        return list_screen(request, template, items, read, **extra)
+
+    endpoint.__name__ = f"{items}_page"
+    return endpoint
+
+
+router.add_api_route(
+    CALLS,
+    list_endpoint("calls.html", "calls", lambda db, q, p: list_calls(db, vp.call_filters(q), p.scope)),
+    methods=["GET"],
+    response_class=HTMLResponse,
+)
 
 
 @router.get(CALL, response_class=HTMLResponse)

@@ -25,6 +25,6 @@ LOGS: Final = "/logs"
 SEARCH: Final = "/search"
 CONNECTORS: Final = "/connectors"
 JOBS: Final = "/jobs"
+OPERATIONS: Final = "/operations"  # runs of another kind: build, deploy, sync to an environment
 EXPORT: Final = "/export/{kind}.{fmt}"
-ENTITY_SCAN_CAP: Final = 2000  # entities of a step read to find those of one page
 SETTINGS: Final = "/settings"  # admins: retention, caps and stored volume in force

@@ -1,4 +1,5 @@
-"""Views beside the drill-down: trace waterfall, calls, faults, logs, search, connectors, job ticks, export.
+"""Views beside the drill-down: trace waterfall, calls, faults, logs, search, connectors, job ticks,
+operations, export.
 
 Each page calls the query functions the JSON routes call, with the signed-in caller's scope.
 """
@@ -8,18 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.auth import Principal
 from connlog.query_api.errors import ApiError
-from connlog.query_api.models import TraceSpan
 from connlog.query_api.queries.calls import list_calls
 from connlog.query_api.queries.common import MAX_PAGE, trace_id
 from connlog.query_api.queries.faults import list_faults
-from connlog.query_api.queries.logs import list_logs
-from connlog.query_api.queries.runs import list_runs
+from connlog.query_api.queries.jobs import list_jobs
+from connlog.query_api.queries.logs import StreamFilter, list_logs
+from connlog.query_api.queries.runs import KIND_OPERATION, list_runs
 from connlog.query_api.queries.search import search_in_run, search_runs
 from connlog.query_api.queries.traces import get_trace
 from connlog.query_api.timeutil import NS, now_ns
@@ -27,37 +29,22 @@ from connlog.query_api.viewer import params as vp
 from connlog.query_api.viewer.access import db as db_client
 from connlog.query_api.viewer.access import guarded, signin_redirect, who
 from connlog.query_api.viewer.render import page
-from connlog.query_api.viewer.routes import list_screen, query_of, run_head
-from connlog.query_api.viewer.urls import CONNECTORS, EXPORT, FAULTS, HOME, JOBS, LOGS, RUN, SEARCH, TRACE
+from connlog.query_api.viewer.routes import list_endpoint, query_of, run_head
+from connlog.query_api.viewer.urls import (
+    CONNECTORS,
+    EXPORT,
+    FAULTS,
+    HOME,
+    JOBS,
+    LOGS,
+    OPERATIONS,
+    RUN,
+    SEARCH,
+    TRACE,
+)
+from connlog.query_api.viewer.waterfall import bars
 
 router = APIRouter(include_in_schema=False)
-
-
-def _tree_order(spans: list[TraceSpan]) -> tuple[list[TraceSpan], dict[str, int]]:
-    """Spans depth-first (each parent followed by its children, in start order) and their depth.
-
-    Start order alone is not enough: a child that starts in the same nanosecond as its parent
-    may sort before it. Spans whose parent is missing (not sent, or cut) are roots.
-    """
-    ids = {s.span_id for s in spans}
-    children: dict[str, list[TraceSpan]] = {}
-    roots: list[TraceSpan] = []
-    for s in spans:  # already in start order
-        if s.parent_id in ids and s.parent_id != s.span_id:
-            children.setdefault(s.parent_id, []).append(s)
-        else:
-            roots.append(s)
-    out: list[TraceSpan] = []
-    depth: dict[str, int] = {}
-    stack = [(r, 0) for r in reversed(roots)]
-    while stack:
-        span, d = stack.pop()
-        if span.span_id in depth:
-            continue  # a cycle in bad data: show each span once
-        depth[span.span_id] = d
-        out.append(span)
-        stack.extend((c, d + 1) for c in reversed(children.get(span.span_id, [])))
-    return out, depth
 
 
 @router.get(TRACE, response_class=HTMLResponse)
@@ -66,34 +53,21 @@ def trace_page(request: Request, run_id: str) -> Response:
         rid = trace_id(run_id, "run_id")
         with db_client(request) as db:
             trace = get_trace(db, rid, principal.scope)
-        rows, depth = _tree_order(trace.spans)
-        root = rows[0]
-        total = trace.duration_ms or 1.0
-        crumbs = [("Runs", HOME), (f"{root.service} run {rid[:8]}", RUN.format(run_id=rid)), ("trace", None)]
+        rows = bars(trace)
+        service = trace.spans[0].service
+        crumbs = [("Runs", HOME), (f"{service} run {rid[:8]}", RUN.format(run_id=rid)), ("trace", None)]
         return page(
             request,
             "trace.html",
             trace=trace,
-            spans=rows,
-            root=root,
-            depth=depth,
-            total=total,
+            bars=rows,
+            service=service,
+            errors=sum(b.error for b in rows),
             search_run=rid,
             crumbs=crumbs,
         )
 
     return guarded(request, render)
-
-
-@router.get(FAULTS, response_class=HTMLResponse)
-def faults_page(request: Request) -> Response:
-    return list_screen(
-        request,
-        "faults.html",
-        "faults",
-        lambda db, q, p: list_faults(db, vp.fault_filters(q), p.scope),
-        groups=lambda result: result.groups,
-    )
 
 
 SYSLOG_LEVELS: Final = (
@@ -106,15 +80,19 @@ SYSLOG_LEVELS: Final = (
 )
 
 
-@router.get(LOGS, response_class=HTMLResponse)
-def logs_page(request: Request) -> Response:
-    return list_screen(
-        request,
-        "logs.html",
-        "logs",
-        lambda db, q, p: list_logs(db, vp.log_filters(q), p.scope),
-        levels=SYSLOG_LEVELS,
-    )
+# The logs page's tabs: application logs and the process's captured output, apart or together.
+LOG_STREAMS: Final = (
+    ("", "All"),
+    (StreamFilter.APP.value, "Application logs"),
+    (StreamFilter.STDIO.value, "stdout + stderr"),
+    (StreamFilter.STDOUT.value, "stdout"),
+    (StreamFilter.STDERR.value, "stderr"),
+)
+STREAM_WORDS: Final = {
+    StreamFilter.APP.value: "written through logging by the connector",
+    StreamFilter.STDOUT.value: "printed to the process's standard output (init(capture_stdio=True))",
+    StreamFilter.STDERR.value: "written to the process's standard error: tracebacks, warnings",
+}
 
 
 @router.get(SEARCH, response_class=HTMLResponse)
@@ -164,39 +142,73 @@ def connectors_page(request: Request) -> Response:
 
 @router.get(JOBS, response_class=HTMLResponse)
 def jobs_page(request: Request) -> Response:
-    """Scheduled jobs: each job's runs as ticks on one time axis, so a gap shows at a glance."""
+    """Scheduled jobs (`list_jobs`, what `GET /api/v1/jobs` returns): each job's ticks on the
+    window's time axis, a fired tick linking to its run, a tick the schedule expected that did
+    not fire drawn as missed at its expected time."""
 
     def render(principal: Principal) -> Response:
-        q = {"range": "7d", **query_of(request), "trigger": sc.Trigger.SCHEDULE.value, "limit": str(MAX_PAGE)}
-        filters = vp.run_filters(q)
+        q = query_of(request)
+        filters = vp.job_filters(q)
         with db_client(request) as db:
-            runs = list_runs(db, filters, principal.scope).items
+            jobs = list_jobs(db, principal.scope, filters)
         start = filters.time.start_ns
-        end = filters.time.end_ns or now_ns()
-        span = max(end - start, 1)
-        jobs: dict[str, list[Any]] = {}
-        for r in sorted(runs, key=lambda r: r.start_ns):
-            jobs.setdefault(f"{r.connector} · {r.job_id or '(no job id)'}", []).append(r)
+        span = max((filters.time.end_ns or now_ns()) - start, 1)
+
+        def left(ns: int) -> float:
+            return round(min(max((ns - start) * 100 / span, 0.0), 99.5), 3)
+
         rows = [
             {
-                "job": name,
-                "runs": rs,
-                "last": rs[-1],
-                "failed": sum(r.status == sc.RunStatus.ERROR.value for r in rs),
-                "ticks": [(r, round((r.start_ns - start) * 100 / span, 3)) for r in rs],
+                "job": job,
+                "ticks": [
+                    # On the schedule's grid when it has one (a tick is when it was due), else
+                    # when its run started.
+                    (t, left(t.expected_at_ns if t.expected_at_ns is not None else t.started_at_ns or start))
+                    for t in job.ticks
+                ],
+                "missed": [t for t in job.ticks if t.missed],
             }
-            for name, rs in sorted(jobs.items())
+            for job in sorted(jobs, key=lambda j: (j.connector, j.job_id))
         ]
-        return page(
-            request,
-            "jobs.html",
-            jobs=rows,
-            filters=query_of(request),
-            presets=list(vp.PRESETS),
-            capped=len(runs) >= MAX_PAGE,
-        )
+        return page(request, "jobs.html", jobs=rows, filters=q, presets=list(vp.PRESETS))
 
     return guarded(request, render)
+
+
+def _operations(db: Client, q: vp.Query, p: Principal) -> Any:
+    """Asynchronous operations (build, deploy, sync to an environment): runs of any kind but
+    sync, with their own state, owner, target and times; `kind=` narrows to one kind."""
+    return list_runs(db, vp.run_filters({**q, "kind": q.get("kind") or KIND_OPERATION}), p.scope)
+
+
+# The list screens beside the drill-down: path, template, the template's name for the rows, the
+# query function (as the JSON route calls it), and what else the template shows.
+for _path, _template, _items, _read, _extra in (
+    (
+        FAULTS,
+        "faults.html",
+        "faults",
+        lambda db, q, p: list_faults(db, vp.fault_filters(q), p.scope),
+        {"groups": lambda result: result.groups},
+    ),
+    (
+        LOGS,
+        "logs.html",
+        "logs",
+        lambda db, q, p: list_logs(db, vp.log_filters(q), p.scope),
+        {"levels": SYSLOG_LEVELS, "streams": LOG_STREAMS, "stream_words": STREAM_WORDS},
+    ),
+    (
+        OPERATIONS,
+        "operations.html",
+        "operations",
+        _operations,
+        {"operation_states": [s.value for s in sc.OperationStatus]},
+    ),
+):
+    router.add_api_route(
+        _path, list_endpoint(_template, _items, _read, **_extra), methods=["GET"], response_class=HTMLResponse
+    )
 
 
 # ------------------------------------------------------------------------------ export

@@ -23,6 +23,7 @@ def _routes(api: ApiEnv) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", f"/api/v1/runs/{hub.run_id}/steps/{step.span_id}/pages", {}),
         ("GET", f"/api/v1/runs/{hub.run_id}/entities", {}),
         ("GET", "/api/v1/calls", frm),
+        ("GET", "/api/v1/jobs", frm),
         ("GET", f"/api/v1/calls/{call.span_id}", {}),
         ("GET", f"/api/v1/traces/{hub.run_id}", {}),
         ("GET", "/api/v1/search", {"q": hub.job_id, **frm}),

@@ -90,7 +90,14 @@ def test_demo_runs_connectors_and_stores_no_secret(tmp_path: Path) -> None:
     def count(where: str) -> str:
         return connlog("sql", f"SELECT concat('n=', toString(count())) AS n FROM otel_traces WHERE {where}")
 
-    assert "n=6" in count("Role = 'run'")  # finished runs: 3 samples + 3 ticks; zendesk never ends
+    # finished runs: 3 samples + 3 pipedrive ticks + the demo job's 8 ticks (one of 9 skipped)
+    # + 2 finished operations; zendesk and the environment sync never end
+    assert "n=16" in count("Role = 'run'")
+    jobs = connlog("jobs", "--since", "1d")
+    assert "pipedrive-every-15min" in jobs and "MISSED" in jobs, jobs  # the demo job skipped a tick
+    ops = connlog("runs", "--since", "1d", "--kind", "operation")
+    assert all(word in ops for word in ("deploy", "build", "environment_sync")), ops
+    assert "Traceback" in connlog("logs", "--since", "1d", "--stream", "stderr")
 
     assert "n=3" in count(
         "Role = 'run' AND ServiceName = 'pipedrive' AND SpanAttributes['connector.run.trigger'] = 'schedule'"

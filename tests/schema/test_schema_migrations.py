@@ -26,6 +26,7 @@ FROZEN = {
     2: "43fd53681501bbc09865c3626f687fff4230e727ee0a7c7f6251dffc7aa5d30d",
     3: "90760693aceda611990160b59844271809b5c3af059d3b7250a8f8a0d245711c",
     4: "426fee07f784990d22aeb6b598cad6b6484f5f89a6548f50e22b609aba271905",
+    5: "197a35d3905129e627c3e28bc498e31673ff5629870f427c6ddf72ec389e73df",
 }
 
 
@@ -38,16 +39,26 @@ def test_unknown_placeholder_is_an_error() -> None:
         render("SELECT 1 FROM ${dbx}.t", Settings())
 
 
-def test_migration_4_cluster_variant_alters_local_and_distributed_tables() -> None:
-    m4 = MIGRATIONS[3]
-    single = m4.statements(Settings())
-    cluster = m4.statements(Settings(cluster="prod"))
+# Additive migrations and the tables they ALTER: on a cluster, each `_local` table and its
+# Distributed table get the columns, every statement runs ON CLUSTER, and the view that
+# fills connector_runs is re-pointed with MODIFY QUERY.
+ADDITIVE = [(4, (n.TRACES, n.RUNS)), (5, (n.RUNS,))]
+
+
+@pytest.mark.parametrize(("version", "altered"), ADDITIVE)
+def test_additive_migration_cluster_variant_alters_local_and_distributed_tables(
+    version: int, altered: tuple[str, ...]
+) -> None:
+    migration = MIGRATIONS[version - 1]
+    single = migration.statements(Settings())
+    cluster = migration.statements(Settings(cluster="prod"))
     assert not any("ON CLUSTER" in s or "_local" in s for s in single)
-    assert len(cluster) == len(single) + 2  # the Distributed tables get the columns too
+    assert len(cluster) == len(single) + len(altered)  # the Distributed tables get the columns too
     for stmt in cluster:
         assert " ON CLUSTER prod" in stmt, stmt
-    assert any(s.startswith(f"ALTER TABLE connlog.{n.TRACES}_local ON CLUSTER prod") for s in cluster)
-    assert any(s.startswith(f"ALTER TABLE connlog.{n.TRACES} ON CLUSTER prod") for s in cluster)
+    for table in altered:
+        assert any(s.startswith(f"ALTER TABLE connlog.{table}_local ON CLUSTER prod") for s in cluster)
+        assert any(s.startswith(f"ALTER TABLE connlog.{table} ON CLUSTER prod") for s in cluster)
     assert any(s.startswith(f"ALTER TABLE connlog.{n.RUNS_MV} ON CLUSTER prod MODIFY QUERY") for s in cluster)
 
 
@@ -59,16 +70,25 @@ def _span(ts: dt.datetime, trace: str, span: str, role: str, attrs: dict[str, st
     ]  # fmt: skip
 
 
+def _create_at(client: Client, settings: Settings, version: int) -> None:
+    """The database as it was when `version` was the newest migration."""
+    client.command(ddl.migrations_table(settings))
+    for m in MIGRATIONS[:version]:
+        for stmt in m.statements(settings):
+            client.command(stmt)
+        client.insert(n.MIGRATIONS, [[m.version, m.name]], column_names=["version", "name"])
+
+
+def _upgrades_after(version: int) -> list[str]:
+    return [f"migration {m.version}: {m.name}" for m in MIGRATIONS[version:]]
+
+
 def test_database_at_migration_3_upgrades_keeping_rows_and_fills_new_columns(base_settings: Settings) -> None:
     """Created at migration 3 with data, upgraded: old rows stay, new rows fill the new columns."""
     settings = replace(base_settings, database="t_upgrade_4")
     client = connect(settings)
     try:
-        client.command(ddl.migrations_table(settings))
-        for m in MIGRATIONS[:3]:
-            for stmt in m.statements(settings):
-                client.command(stmt)
-            client.insert(n.MIGRATIONS, [[m.version, m.name]], column_names=["version", "name"])
+        _create_at(client, settings, 3)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         extra = {"enduser.id": "ops@acme.test", "connector.run.schedule": "0 * * * *"}
         client.insert(
@@ -76,8 +96,8 @@ def test_database_at_migration_3_upgrades_keeping_rows_and_fills_new_columns(bas
             [_span(now, "a" * 32, "1" * 16, sc.Role.RUN, {sc.RUN_STATUS: "ok", **extra})],
             column_names=list(n.TRACES_INGEST_COLUMNS),
         )
-        assert apply_schema(client, settings) == [f"migration 4: {MIGRATIONS[3].name}"]
-        assert applied_versions(client, settings) == {1, 2, 3, 4}
+        assert apply_schema(client, settings) == _upgrades_after(3)
+        assert applied_versions(client, settings) == {m.version for m in MIGRATIONS}
         client.insert(
             n.TRACES_INGEST,
             [_span(now, "b" * 32, "2" * 16, sc.Role.RUN, {sc.RUN_STATUS: "ok", **extra})],
@@ -95,6 +115,51 @@ def test_database_at_migration_3_upgrades_keeping_rows_and_fills_new_columns(bas
         assert apply_schema(client, settings) == []
     finally:
         client.command("DROP DATABASE IF EXISTS t_upgrade_4 SYNC")
+        client.close()
+
+
+def test_database_at_migration_4_upgrades_keeping_rows_and_fills_run_kind_columns(
+    base_settings: Settings,
+) -> None:
+    """Created at migration 4 with runs and an operation, upgraded: old rows stay (kind empty,
+    which reads as a sync), new rows fill kind, operation fields and the job tick."""
+    settings = replace(base_settings, database="t_upgrade_5")
+    client = connect(settings)
+    try:
+        _create_at(client, settings, 4)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        op = {
+            sc.RUN_KIND: sc.RunKind.DEPLOY.value,
+            sc.OPERATION_STATUS: sc.OperationStatus.FAILED.value,
+            sc.OPERATION_OWNER: "ops-bot",
+            sc.OPERATION_TARGET: "staging",
+            sc.OPERATION_QUEUED_AT: "2026-03-01T10:00:00+00:00",
+            sc.RUN_JOB_TICK: "2026-03-01T09:00:00+00:00",
+        }
+        cols = list(n.TRACES_INGEST_COLUMNS)
+        client.insert(
+            n.TRACES_INGEST, [_span(now, "a" * 32, "1" * 16, sc.Role.RUN, {**op})], column_names=cols
+        )
+        assert apply_schema(client, settings) == _upgrades_after(4)
+        client.insert(
+            n.TRACES_INGEST, [_span(now, "b" * 32, "2" * 16, sc.Role.RUN, {**op})], column_names=cols
+        )
+        client.insert(n.TRACES_INGEST, [_span(now, "c" * 32, "3" * 16, sc.Role.RUN, {})], column_names=cols)
+        runs = client.query(
+            f"SELECT TraceId, {n.C_RUN_KIND}, {n.C_OPERATION_STATUS}, {n.C_OPERATION_OWNER},"
+            f" {n.C_OPERATION_TARGET}, toString({n.C_OPERATION_QUEUED_AT}), toString({n.C_JOB_TICK})"
+            f" FROM {n.RUNS} ORDER BY TraceId"
+        ).result_rows
+        zero = "1970-01-01 00:00:00.000000000"
+        assert runs == [
+            ("a" * 32, "", "", "", "", zero, zero),  # stored before the upgrade: kept, columns empty
+            ("b" * 32, "deploy", "failed", "ops-bot", "staging", "2026-03-01 10:00:00.000000000",
+             "2026-03-01 09:00:00.000000000"),
+            ("c" * 32, "", "", "", "", zero, zero),  # a sync without a tick
+        ]  # fmt: skip
+        assert apply_schema(client, settings) == []
+    finally:
+        client.command("DROP DATABASE IF EXISTS t_upgrade_5 SYNC")
         client.close()
 
 

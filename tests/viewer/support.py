@@ -12,7 +12,10 @@ Browser helpers launch Debian's chromium through Playwright and fail loudly with
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +23,36 @@ import httpx
 from fastapi import FastAPI
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from connlog import datagen
 from connlog.collector.config import Settings
+from connlog.collector.http_thread import ThreadedServer
+from connlog.collector.options import CollectorOptions
+from connlog.collector.schema.migrate import apply_schema
 from connlog.collector.server import CollectorServer
+from connlog.collector.store import connect
 from connlog.instrumentation import semconv as sc
-from tests.api_env import ADMIN, SCOPED, SCOPED_ADMIN, SCOPED_CONNECTOR, VIEWER, Sent
+from connlog.query_api.app import create_app
+from tests.api_env import ADMIN, SCOPED, SCOPED_ADMIN, SCOPED_CONNECTOR, VIEWER, Sent, _auth
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 HOSTILE_STEP = '<script>window.__pwned="step"</script>'
 HOSTILE_URL = 'https://api.hubapi.com/x?q="><img src=x onerror="window.__pwned=\'url\'">'
 HOSTILE_BODY_TEXT = '</pre><script>window.__pwned="body"</script>'
 
-__all__ = ["ADMIN", "SCOPED", "SCOPED_ADMIN", "SCOPED_CONNECTOR", "VIEWER", "ViewerEnv", "chromium_path"]
+__all__ = [
+    "ADMIN",
+    "SCOPED",
+    "SCOPED_ADMIN",
+    "SCOPED_CONNECTOR",
+    "VIEWER",
+    "ViewerEnv",
+    "chromium_path",
+    "page_as",
+    "shot",
+    "signed_in",
+]
 
 
 def _str_attr(span: Span, key: str) -> str | None:
@@ -125,3 +145,85 @@ def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     assert path, "chromium is not installed: run scripts/install-browser.sh (apt-get install chromium)"
     return path
+
+
+def signed_in(browser: Browser, url: str, key: str, shot_name: str | None = None) -> BrowserContext:
+    """A browser context signed in with `key` through the sign-in page (auth is on)."""
+    ctx = browser.new_context(viewport={"width": 1500, "height": 950}, accept_downloads=True)
+    page = ctx.new_page()
+    page.goto(url + "/")
+    assert "/signin" in page.url  # auth is on: pages need a session
+    page.fill("input[name=key]", key)
+    if shot_name:
+        shot(page, shot_name)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(url + "/")
+    assert key not in page.url
+    page.close()
+    return ctx
+
+
+@contextmanager
+def page_as(browser: Browser, url: str, key: str, shot_name: str | None = None) -> Iterator[Page]:
+    """A page of a browser context signed in with `key`; the context closes afterwards."""
+    ctx = signed_in(browser, url, key, shot_name)
+    try:
+        yield ctx.new_page()
+    finally:
+        ctx.close()
+
+
+def shot(page: Page, name: str, *, full_page: bool = False) -> None:
+    """A screenshot into docs/screenshots/ (what README and docs/viewer.md show)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+
+@dataclass
+class Served:
+    url: str
+    app: FastAPI
+    settings: Settings
+    collector: CollectorServer  # still running: a test may send more
+
+
+@contextmanager
+def collecting(base_settings: Settings, prefix: str) -> Iterator[tuple[Settings, CollectorServer]]:
+    """A fresh chDB database with the schema and a running collector writing to it; both gone
+    afterwards."""
+    settings = replace(base_settings, database=f"{prefix}_{uuid.uuid4().hex[:8]}")
+    ch = connect(settings)
+    apply_schema(ch, settings)
+    collector = CollectorServer(
+        settings, http_port=0, grpc_port=0, options=CollectorOptions(batch_max_delay_s=0.1)
+    )
+    collector.start()
+    try:
+        yield settings, collector
+    finally:
+        collector.stop()
+        ch.command(f"DROP DATABASE IF EXISTS {settings.database} SYNC")
+        ch.close()
+
+
+@contextmanager
+def serving(settings: Settings, name: str) -> Iterator[tuple[str, FastAPI]]:
+    """The query API (the viewer at `/`, auth on with the test keys) on a thread: (url, app)."""
+    app = create_app(settings, auth=_auth())
+    server = ThreadedServer(app, name=name)
+    server.start()
+    try:
+        yield server.url, app
+    finally:
+        server.stop()
+
+
+@contextmanager
+def served(base_settings: Settings, ds: datagen.Dataset, prefix: str) -> Iterator[Served]:
+    """`ds` sent through the real collector into its own chDB database, and the query API
+    served over it (`collecting`, `serving`)."""
+    with collecting(base_settings, prefix) as (settings, collector):
+        datagen.send(ds, collector.http_endpoint)
+        assert collector.flush(30)
+        with serving(settings, f"{prefix}-under-test") as (url, app):
+            yield Served(url, app, settings, collector)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from connlog.instrumentation import semconv as sc
 from tests.viewer.support import (
@@ -24,62 +24,31 @@ from tests.viewer.support import (
     HOSTILE_URL,
     SCOPED,
     SCOPED_CONNECTOR,
-    SCREENSHOTS,
     VIEWER,
     ViewerEnv,
-    chromium_path,
+    page_as,
+    shot,
 )
 
 WEEK = "range=7d"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def _signed_in(browser: Browser, env: ViewerEnv, key: str, shot: str | None = None) -> BrowserContext:
-    ctx = browser.new_context(viewport={"width": 1500, "height": 950}, accept_downloads=True)
-    page = ctx.new_page()
-    page.goto(env.url + "/")
-    assert "/signin" in page.url  # auth is on: pages need a session
-    page.fill("input[name=key]", key)
-    if shot:
-        page.screenshot(path=str(SCREENSHOTS / shot))
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(env.url + "/")
-    assert key not in page.url
-    page.close()
-    return ctx
-
-
-@pytest.fixture(scope="module")
 def admin(browser: Browser, viewer_env: ViewerEnv) -> Iterator[Page]:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    ctx = _signed_in(browser, viewer_env, ADMIN, "signin.png")
-    yield ctx.new_page()
-    ctx.close()
+    with page_as(browser, viewer_env.url, ADMIN, "signin.png") as page:
+        yield page
 
 
 @pytest.fixture(scope="module")
 def viewer(browser: Browser, viewer_env: ViewerEnv) -> Iterator[Page]:
-    ctx = _signed_in(browser, viewer_env, VIEWER)
-    yield ctx.new_page()
-    ctx.close()
+    with page_as(browser, viewer_env.url, VIEWER) as page:
+        yield page
 
 
 @pytest.fixture(scope="module")
 def scoped(browser: Browser, viewer_env: ViewerEnv) -> Iterator[Page]:
-    ctx = _signed_in(browser, viewer_env, SCOPED)
-    yield ctx.new_page()
-    ctx.close()
-
-
-def _shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
+    with page_as(browser, viewer_env.url, SCOPED) as page:
+        yield page
 
 
 def _cells(page: Page, selector: str) -> list[str]:
@@ -114,12 +83,12 @@ def test_drill_down_from_runs_list_to_a_call_shows_what_was_sent(admin: Page, vi
     assert cells[7] == ""  # no end user on the generated runs
     assert [int(c) for c in cells[10:17]] == [truth.counters[c.value] for c in sc.Counter]
     assert cells[18] == "0"
-    _shot(page, "runs-list.png")
+    shot(page, "runs-list.png")
 
     row.locator("td").first.locator("a").click()
     page.wait_for_url(f"**/runs/{truth.run_id}")
     assert _cells(page, "table.steps tbody tr td:first-child") == truth.steps
-    _shot(page, "run.png")
+    shot(page, "run.png")
 
     page.click(f"a[href='/runs/{truth.run_id}/steps/{step.span_id}']")
     page.wait_for_url(f"**/steps/{step.span_id}")
@@ -127,7 +96,7 @@ def test_drill_down_from_runs_list_to_a_call_shows_what_was_sent(admin: Page, vi
     assert _cells(page, "table.pages tbody tr td:first-child") == [
         f"page {p.attrs[sc.PAGE_NUMBER]}" for p in sent_pages
     ]
-    _shot(page, "step-pages.png")
+    shot(page, "step-pages.png")
 
     page.click(f"a[href$='/pages/{pg.span_id}']")
     page.wait_for_url(f"**/pages/{pg.span_id}")
@@ -141,14 +110,14 @@ def test_drill_down_from_runs_list_to_a_call_shows_what_was_sent(admin: Page, vi
     assert sorted(_cells(page, "table.calls tbody td.url")) == sorted(
         c.attrs[sc.URL_FULL] for c in page_calls
     )
-    _shot(page, "page-entities.png")
+    shot(page, "page-entities.png")
 
     page.click(f"a[href*='/entities/{ent.span_id}']")
     page.wait_for_url(f"**/entities/{ent.span_id}*")
     assert _cells(page, "table.calls tbody td.url") == [call.attrs[sc.URL_FULL]]
     crumbs = page.locator("nav.crumbs").inner_text()
     assert f"step {step.attrs[sc.STEP_NAME]}" in crumbs and ent.attrs[sc.ENTITY_EXTERNAL_ID] in crumbs
-    _shot(page, "entity.png")
+    shot(page, "entity.png")
 
     page.locator("table.calls tbody td.url a").first.click()
     page.wait_for_url(f"**/calls/{call.span_id}*")
@@ -173,7 +142,7 @@ def test_drill_down_from_runs_list_to_a_call_shows_what_was_sent(admin: Page, vi
         f"/entities/{ent.span_id}",
     ):
         assert page.locator(f".trigger a[href*='{href}']").count() >= 1, href
-    _shot(page, "call-detail.png")
+    shot(page, "call-detail.png")
 
 
 def test_search_from_the_list_and_inside_a_run(admin: Page, viewer_env: ViewerEnv) -> None:
@@ -186,7 +155,7 @@ def test_search_from_the_list_and_inside_a_run(admin: Page, viewer_env: ViewerEn
     page.press("#search-box", "Enter")
     page.wait_for_url("**/search?*")
     assert {r.get_attribute("data-run") for r in page.locator("tr.run-row").all()} == touched
-    _shot(page, "search-runs.png")
+    shot(page, "search-runs.png")
     page.goto(f"{env.url}/runs/{truth.run_id}")
     page.fill("#search-box", ext)
     page.press("#search-box", "Enter")
@@ -194,7 +163,7 @@ def test_search_from_the_list_and_inside_a_run(admin: Page, viewer_env: ViewerEn
     kinds = _cells(page, "table.hits tbody tr td:first-child")
     assert "entity" in kinds
     assert page.locator(f"table.hits a[href*='{ent.span_id}']").count() >= 1
-    _shot(page, "search-in-run.png")
+    shot(page, "search-in-run.png")
 
 
 def test_filters_change_the_rows(admin: Page, viewer_env: ViewerEnv) -> None:
@@ -237,7 +206,7 @@ def test_viewer_key_sees_no_headers_or_bodies(viewer: Page, viewer_env: ViewerEn
     body = json.loads(call.attrs[sc.HTTP_RESPONSE_BODY])
     assert str(body["notes"][0]) not in html and sc.redacted("header") not in html
     assert page.locator("pre[data-body]").count() == 0
-    _shot(page, "call-detail-viewer.png")
+    shot(page, "call-detail-viewer.png")
     page.goto(f"{env.url}/faults?{WEEK}")
     assert "content-type" not in page.content()
     resp = page.request.get(f"{env.url}/export/calls.csv?{WEEK}&run={truth.run_id}")
@@ -307,7 +276,7 @@ def test_trace_waterfall_bars_filter_and_first_error(admin: Page, viewer_env: Vi
     assert page.locator(".span-row.span-error").count() >= 1
     page.click("#first-error")
     expect(page.locator(".span-row.span-error.hit").first).to_be_visible()
-    _shot(page, "trace.png")
+    shot(page, "trace.png")
     page.fill("#span-filter", "GET")
     visible = [r for r in page.locator(".span-row").all() if r.is_visible()]
     assert visible and len(visible) < failed.span_count
@@ -325,9 +294,9 @@ def test_faults_logs_and_connectors(admin: Page, viewer_env: ViewerEnv) -> None:
     long = page.locator("table.faults details summary").first
     if long.count():
         assert len(long.inner_text()) <= 66
-    _shot(page, "faults.png")
+    shot(page, "faults.png")
     page.goto(f"{env.url}/logs?{WEEK}&severity=3")
-    sev = set(_cells(page, "table.logs tbody tr td:nth-child(2)"))
+    sev = set(_cells(page, "table.logs tbody tr td:nth-child(3)"))
     want = sum(1 for log in env.sent.logs if log.severity_number >= 17)
     assert sev == {"ERROR"} and page.locator("table.logs tbody tr").count() == min(want, 50)
     page.locator("table.logs a:text-is('run')").first.click()
@@ -335,21 +304,23 @@ def test_faults_logs_and_connectors(admin: Page, viewer_env: ViewerEnv) -> None:
     _shot_logs = page.url
     assert "/runs/" in _shot_logs
     page.goto(f"{env.url}/logs?{WEEK}")
-    _shot(page, "logs.png")
+    shot(page, "logs.png")
     page.goto(f"{env.url}/connectors")
     assert sorted(_cells(page, ".card h2")) == sorted({t.connector for t in env.truth})
-    _shot(page, "connectors.png")
+    shot(page, "connectors.png")
     page.goto(f"{env.url}/jobs?range=7d")
-    scheduled: dict[str, int] = {}
+    # Every generated run records the tick that fired it (`job_tick`), so each run of a job is
+    # one tick of it, linking to the run (`list_jobs`); datagen records no schedule: none missed.
+    ticks: dict[str, set[str]] = {}
     for t in env.truth:
-        if t.trigger == "schedule":
-            key = f"{t.connector} · {t.job_id}"
-            scheduled[key] = scheduled.get(key, 0) + 1
+        ticks.setdefault(f"{t.connector} · {t.job_id}", set()).add(f"/runs/{t.run_id}")
     shown = {
-        r.get_attribute("data-job"): r.locator("a.tick").count() for r in page.locator("tr[data-job]").all()
+        r.get_attribute("data-job"): {str(a.get_attribute("href")) for a in r.locator("a.tick").all()}
+        for r in page.locator("tr[data-job]").all()
     }
-    assert shown == scheduled
-    _shot(page, "job-ticks.png")
+    assert shown == ticks
+    assert page.locator(".tick-missed").count() == 0
+    shot(page, "job-ticks.png")
 
 
 def test_running_run_turns_finished_without_reload(admin: Page, viewer_env: ViewerEnv) -> None:

@@ -33,22 +33,37 @@ document.addEventListener("click", (ev) => {
     () => { btn.textContent = "Select and copy"; });
 });
 
-// Waterfall: fold a span's children, filter by text, jump to the first error.
+// Waterfall: fold a span's children, filter by text, step through the errors. Written for
+// runs of thousands of spans: each row's text is lower-cased once, the filter waits for a
+// pause in typing, and rows off screen are not laid out (CSS content-visibility).
 (function waterfall() {
   const root = document.getElementById("waterfall");
   if (!root) return;
   const rows = Array.from(root.querySelectorAll(".span-row"));
+  const byId = new Map(rows.map((r) => [r.dataset.id, r]));
   const children = new Map();
   rows.forEach((r) => {
     const p = r.dataset.parent;
     if (!children.has(p)) children.set(p, []);
     children.get(p).push(r);
   });
+  const count = document.getElementById("span-count");
+  const total = rows.length;
+  function shown() {
+    if (count) count.textContent = `${rows.filter((r) => !r.hidden).length} of ${total} spans shown`;
+  }
   function setHidden(row, hidden) {
     (children.get(row.dataset.id) || []).forEach((c) => {
       c.hidden = hidden;
       if (!c.classList.contains("collapsed")) setHidden(c, hidden);
     });
+  }
+  function reveal(row) {
+    // Unfold every ancestor of `row`, so a span found by error or link is seen in its place.
+    const chain = [];
+    for (let p = byId.get(row.dataset.parent); p && !chain.includes(p); p = byId.get(p.dataset.parent)) chain.unshift(p);
+    chain.forEach((p) => { p.hidden = false; if (p.classList.contains("collapsed")) { p.classList.remove("collapsed"); setHidden(p, false); } });
+    row.hidden = false;
   }
   root.addEventListener("click", (ev) => {
     const btn = ev.target.closest("button.fold");
@@ -57,28 +72,52 @@ document.addEventListener("click", (ev) => {
     const collapse = !row.classList.contains("collapsed");
     row.classList.toggle("collapsed", collapse);
     setHidden(row, collapse);
+    shown();
   });
   document.getElementById("collapse-all").addEventListener("click", () => {
     rows.forEach((r) => { if (r.dataset.depth === "1") { r.classList.add("collapsed"); setHidden(r, true); } });
+    shown();
   });
   document.getElementById("expand-all").addEventListener("click", () => {
     rows.forEach((r) => { r.classList.remove("collapsed"); r.hidden = false; });
+    shown();
   });
-  document.getElementById("first-error").addEventListener("click", () => {
-    const err = root.querySelector(".span-error");
-    if (err) { err.hidden = false; err.scrollIntoView({ block: "center" }); err.classList.add("hit"); }
+  const errors = rows.filter((r) => r.classList.contains("span-error"));
+  const errorButton = document.getElementById("first-error");
+  let nextError = 0;
+  if (!errors.length) { errorButton.disabled = true; errorButton.textContent = "No error"; }
+  errorButton.addEventListener("click", () => {
+    if (!errors.length) return;
+    const err = errors[nextError % errors.length];
+    root.querySelectorAll(".span-row.current").forEach((r) => r.classList.remove("current"));
+    reveal(err);
+    err.classList.add("hit", "current");
+    err.scrollIntoView({ block: "center" });
+    nextError += 1;
+    errorButton.textContent = `Next error (${((nextError - 1) % errors.length) + 1} of ${errors.length})`;
+    shown();
   });
+  const haystack = new Map();
+  function textOf(r) {
+    if (!haystack.has(r)) haystack.set(r, `${r.textContent} ${r.querySelector(".bar").title || ""}`.toLowerCase());
+    return haystack.get(r);
+  }
   const filter = document.getElementById("span-filter");
-  filter.addEventListener("input", () => {
+  let timer = 0;
+  function applyFilter() {
     const text = filter.value.trim().toLowerCase();
     rows.forEach((r) => {
-      const match = !text || r.textContent.toLowerCase().includes(text) || (r.querySelector(".bar").title || "").toLowerCase().includes(text);
+      const match = !text || textOf(r).includes(text);
       r.hidden = !match;
       r.classList.toggle("hit", Boolean(text) && match);
     });
-  });
-  if (location.hash) {
-    const target = root.querySelector(`[data-id="${CSS.escape(location.hash.slice(1))}"]`);
-    if (target) { target.classList.add("hit"); target.scrollIntoView({ block: "center" }); }
+    if (!text) rows.forEach((r) => { if (r.classList.contains("collapsed")) setHidden(r, true); });
+    shown();
   }
+  filter.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(applyFilter, rows.length > 1000 ? 150 : 0); });
+  if (location.hash) {
+    const target = byId.get(location.hash.slice(1));
+    if (target) { reveal(target); target.classList.add("hit"); target.scrollIntoView({ block: "center" }); }
+  }
+  shown();
 })();
