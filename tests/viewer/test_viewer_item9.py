@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,7 +115,11 @@ def item9(base_settings: Settings) -> Iterator[Item9Env]:
         running = cl.init(connector=OTHER, endpoint=endpoint, protocol="http/protobuf")
         try:
             env_sync = cl.operation("sync_env", owner="bob", target="staging")
-            env_sync.__enter__()
+            # Entered in a thread of its own: the test thread's current scope stays empty
+            # (a scope left open here would parent the spans of every later test).
+            worker = threading.Thread(target=env_sync.__enter__)
+            worker.start()
+            worker.join()
             assert running.flush()
             assert collector.flush(30)
             missed = [base + timedelta(minutes=m) for m in (-30, -20)]
