@@ -77,13 +77,9 @@ def any_value_to_str(value: AnyValue) -> str:
 
 def attributes_to_map(attributes: Iterable[KeyValue]) -> dict[str, str]:
     """Attributes as a key-sorted dict of strings (later duplicates win, as in pcommon.Map)."""
-    flat: dict[str, str] = {}
-    for kv in attributes:
-        value = kv.value
-        # Fast path for the overwhelmingly common string attribute: a non-empty
-        # `string_value` can only mean the string case, so `WhichOneof` is skipped.
-        text = value.string_value
-        flat[kv.key] = text if text else any_value_to_str(value)
+    # One comprehension (no per-attribute statement dispatch). A non-empty `string_value`
+    # can only mean the string case, so the common attribute skips `WhichOneof`.
+    flat = {kv.key: kv.value.string_value or any_value_to_str(kv.value) for kv in attributes}
     if len(flat) < 2:
         return flat
     keys = sorted(flat)

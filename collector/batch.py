@@ -7,9 +7,10 @@ transposition — the cheapest shape for clickhouse-connect's `column_oriented=T
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from connlog.collector.config import ENV_RETENTION_DAYS
 
@@ -79,3 +80,60 @@ def rejection_message(batch: ColumnBatch) -> str:
         return ""
     shown = "; ".join(batch.errors[:MAX_ERROR_MESSAGES])
     return f"{batch.rejected} {batch.signal} rejected: {shown}"
+
+
+class DecodeContext(TypedDict, total=False):
+    """What the decoders take besides the request (`decode_traces(request, **context)`).
+
+    `wire_size`: the request's size, for the backlog's memory estimate; `retention_days`
+    > 0 refuses items older than the retention; `now_ns` fixes "now" (tests).
+    """
+
+    wire_size: int
+    retention_days: int
+    now_ns: int | None
+
+
+class Refusals:
+    """The items of one request refused at decode: a count and the first few reasons.
+
+    Shared by both decoders so a refused span and a refused log record are reported the
+    same way (`partial_success`), with the same retention cut-off.
+    """
+
+    def __init__(self, context: DecodeContext) -> None:
+        now = context.get("now_ns")
+        self.retention_days = context.get("retention_days", 0)
+        self.oldest = retention_cutoff_ns(self.retention_days, time.time_ns() if now is None else now)
+        self.wire_size = max(context.get("wire_size", 0), 0)
+        self.count = 0
+        self.errors: list[str] = []
+
+    def time_problem(self, earliest: int, latest: int) -> str | None:
+        """Why an item with these timestamps cannot be stored (None: it can)."""
+        if latest > MAX_TIMESTAMP_NS:
+            return TIMESTAMP_RANGE_ERROR
+        if earliest < self.oldest:
+            return retention_error(self.retention_days)
+        return None
+
+    def add(self, reason: str) -> None:
+        self.count += 1
+        if len(self.errors) < MAX_ERROR_MESSAGES:
+            self.errors.append(reason)
+
+    def batch(
+        self, table: str, signal: str, columns: tuple[str, ...], data: list[list[Any]], row_overhead: int
+    ) -> ColumnBatch:
+        """The decoded rows (`data[0]` gives the count) with these refusals attached."""
+        rows = len(data[0])
+        return ColumnBatch(
+            table=table,
+            signal=signal,
+            columns=columns,
+            data=data,
+            rows=rows,
+            nbytes=self.wire_size * 2 + rows * row_overhead,
+            rejected=self.count,
+            errors=self.errors,
+        )

@@ -7,20 +7,12 @@ attribute value. Records with ids of the wrong length are rejected (partial succ
 
 from __future__ import annotations
 
-import time
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from connlog.collector.anyvalue import any_value_to_str, attributes_to_map
-from connlog.collector.batch import (
-    MAX_ERROR_MESSAGES,
-    MAX_TIMESTAMP_NS,
-    TIMESTAMP_RANGE_ERROR,
-    ColumnBatch,
-    retention_cutoff_ns,
-    retention_error,
-)
+from connlog.collector.batch import ColumnBatch, DecodeContext, Refusals
 from connlog.collector.schema.names import LOGS_INGEST, LOGS_INGEST_COLUMNS
 from connlog.instrumentation.semconv import SERVICE_NAME
 
@@ -36,19 +28,14 @@ def clamp_severity(number: int) -> int:
     return SEVERITY_MIN if number < SEVERITY_MIN else min(number, SEVERITY_MAX)
 
 
-def decode_logs(
-    request: ExportLogsServiceRequest,
-    *,
-    wire_size: int = 0,
-    retention_days: int = 0,
-    now_ns: int | None = None,
-) -> ColumnBatch:
+def decode_logs(request: ExportLogsServiceRequest, **context: Unpack[DecodeContext]) -> ColumnBatch:
     """All valid log records of `request`; invalid ones are counted in `.rejected`.
 
     With `retention_days` > 0, records older than the retention cut-off are refused
     (the table's TTL would delete them on insert).
     """
-    oldest = retention_cutoff_ns(retention_days, time.time_ns() if now_ns is None else now_ns)
+    refused = Refusals(context)
+    time_problem = refused.time_problem
     cols: list[list[Any]] = [[] for _ in LOGS_INGEST_COLUMNS]
     (
         c_ts,
@@ -67,8 +54,6 @@ def decode_logs(
         c_scope_attrs,
         c_attrs,
     ) = cols
-    rejected = 0
-    errors: list[str] = []
 
     for resource_logs in request.resource_logs:
         res_attrs = attributes_to_map(resource_logs.resource.attributes)
@@ -82,23 +67,15 @@ def decode_logs(
                 trace_id = record.trace_id
                 span_id = record.span_id
                 if len(trace_id) not in (0, 16) or len(span_id) not in (0, 8):
-                    rejected += 1
-                    if len(errors) < MAX_ERROR_MESSAGES:
-                        errors.append(
-                            "log record: trace_id must be 0 or 16 bytes and span_id 0 or 8 bytes "
-                            f"(got {len(trace_id)}, {len(span_id)})"
-                        )
+                    refused.add(
+                        "log record: trace_id must be 0 or 16 bytes and span_id 0 or 8 bytes "
+                        f"(got {len(trace_id)}, {len(span_id)})"
+                    )
                     continue
                 ts = record.time_unix_nano or record.observed_time_unix_nano
-                if ts > MAX_TIMESTAMP_NS:
-                    rejected += 1
-                    if len(errors) < MAX_ERROR_MESSAGES:
-                        errors.append(f"log record: {TIMESTAMP_RANGE_ERROR}")
-                    continue
-                if ts < oldest:
-                    rejected += 1
-                    if len(errors) < MAX_ERROR_MESSAGES:
-                        errors.append(f"log record: {retention_error(retention_days)}")
+                problem = time_problem(ts, ts)
+                if problem is not None:
+                    refused.add(f"log record: {problem}")
                     continue
                 c_ts.append(ts)
                 c_trace.append(trace_id.hex())
@@ -116,14 +93,4 @@ def decode_logs(
                 c_scope_attrs.append(scope_attrs)
                 c_attrs.append(attributes_to_map(record.attributes))
 
-    rows = len(c_ts)
-    return ColumnBatch(
-        table=LOGS_INGEST,
-        signal="logs",
-        columns=LOGS_INGEST_COLUMNS,
-        data=cols,
-        rows=rows,
-        nbytes=max(wire_size, 0) * 2 + rows * _ROW_OVERHEAD,
-        rejected=rejected,
-        errors=errors,
-    )
+    return refused.batch(LOGS_INGEST, "logs", LOGS_INGEST_COLUMNS, cols, _ROW_OVERHEAD)

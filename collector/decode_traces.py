@@ -7,20 +7,12 @@ Spans with ids of the wrong length are rejected individually (partial success).
 
 from __future__ import annotations
 
-import time
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from connlog.collector.anyvalue import attributes_to_map
-from connlog.collector.batch import (
-    MAX_ERROR_MESSAGES,
-    MAX_TIMESTAMP_NS,
-    TIMESTAMP_RANGE_ERROR,
-    ColumnBatch,
-    retention_cutoff_ns,
-    retention_error,
-)
+from connlog.collector.batch import ColumnBatch, DecodeContext, Refusals
 from connlog.collector.schema.names import TRACES_INGEST, TRACES_INGEST_COLUMNS
 from connlog.instrumentation.semconv import SERVICE_NAME
 
@@ -34,19 +26,14 @@ _KIND_BY_VALUE: Final = dict(enumerate(SPAN_KINDS))
 _STATUS_BY_VALUE: Final = dict(enumerate(STATUS_CODES))
 
 
-def decode_traces(
-    request: ExportTraceServiceRequest,
-    *,
-    wire_size: int = 0,
-    retention_days: int = 0,
-    now_ns: int | None = None,
-) -> ColumnBatch:
+def decode_traces(request: ExportTraceServiceRequest, **context: Unpack[DecodeContext]) -> ColumnBatch:
     """All valid spans of `request`; invalid ones are counted in `.rejected` with reasons.
 
     With `retention_days` > 0, spans that start before the retention cut-off are refused
     (the table's TTL would delete them on insert).
     """
-    oldest = retention_cutoff_ns(retention_days, time.time_ns() if now_ns is None else now_ns)
+    refused = Refusals(context)
+    time_problem = refused.time_problem
     cols: list[list[Any]] = [[] for _ in TRACES_INGEST_COLUMNS]
     (
         c_ts,
@@ -72,8 +59,6 @@ def decode_traces(
         c_ln_state,
         c_ln_attrs,
     ) = cols
-    rejected = 0
-    errors: list[str] = []
     kind_name = _KIND_BY_VALUE.get
     status_name = _STATUS_BY_VALUE.get
 
@@ -88,29 +73,19 @@ def decode_traces(
                 span_id = span.span_id
                 parent = span.parent_span_id
                 if len(trace_id) != 16 or len(span_id) != 8 or len(parent) not in (0, 8):
-                    rejected += 1
-                    if len(errors) < MAX_ERROR_MESSAGES:
-                        errors.append(
-                            f"span {span.name!r}: trace_id must be 16 bytes, span_id 8 bytes and "
-                            f"parent_span_id 0 or 8 bytes (got {len(trace_id)}, {len(span_id)}, "
-                            f"{len(parent)})"
-                        )
+                    refused.add(
+                        f"span {span.name!r}: trace_id must be 16 bytes, span_id 8 bytes and "
+                        f"parent_span_id 0 or 8 bytes (got {len(trace_id)}, {len(span_id)}, "
+                        f"{len(parent)})"
+                    )
                     continue
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
-                if (
-                    start > MAX_TIMESTAMP_NS
-                    or end > MAX_TIMESTAMP_NS
-                    or (span.events and max(e.time_unix_nano for e in span.events) > MAX_TIMESTAMP_NS)
-                ):
-                    rejected += 1
-                    if len(errors) < MAX_ERROR_MESSAGES:
-                        errors.append(f"span {span.name!r}: {TIMESTAMP_RANGE_ERROR}")
-                    continue
-                if start < oldest:
-                    rejected += 1
-                    if len(errors) < MAX_ERROR_MESSAGES:
-                        errors.append(f"span {span.name!r}: {retention_error(retention_days)}")
+                events = span.events
+                latest = max(start, end, *(e.time_unix_nano for e in events)) if events else max(start, end)
+                problem = time_problem(start, latest)
+                if problem is not None:
+                    refused.add(f"span {span.name!r}: {problem}")
                     continue
                 c_ts.append(start)
                 c_trace.append(trace_id.hex())
@@ -125,35 +100,27 @@ def decode_traces(
                 c_scope_version.append(scope_version)
                 c_attrs.append(attributes_to_map(span.attributes))
                 c_duration.append(end - start if end > start else 0)
-                c_status.append(status_name(span.status.code, "Unset"))
-                c_status_msg.append(span.status.message)
-                if span.events:
-                    c_ev_ts.append([e.time_unix_nano for e in span.events])
-                    c_ev_name.append([e.name for e in span.events])
-                    c_ev_attrs.append([attributes_to_map(e.attributes) for e in span.events])
+                status = span.status
+                c_status.append(status_name(status.code, "Unset"))
+                c_status_msg.append(status.message)
+                if events:
+                    c_ev_ts.append([e.time_unix_nano for e in events])
+                    c_ev_name.append([e.name for e in events])
+                    c_ev_attrs.append([attributes_to_map(e.attributes) for e in events])
                 else:
                     c_ev_ts.append([])
                     c_ev_name.append([])
                     c_ev_attrs.append([])
-                if span.links:
-                    c_ln_trace.append([ln.trace_id.hex() for ln in span.links])
-                    c_ln_span.append([ln.span_id.hex() for ln in span.links])
-                    c_ln_state.append([ln.trace_state for ln in span.links])
-                    c_ln_attrs.append([attributes_to_map(ln.attributes) for ln in span.links])
+                links = span.links
+                if links:
+                    c_ln_trace.append([ln.trace_id.hex() for ln in links])
+                    c_ln_span.append([ln.span_id.hex() for ln in links])
+                    c_ln_state.append([ln.trace_state for ln in links])
+                    c_ln_attrs.append([attributes_to_map(ln.attributes) for ln in links])
                 else:
                     c_ln_trace.append([])
                     c_ln_span.append([])
                     c_ln_state.append([])
                     c_ln_attrs.append([])
 
-    rows = len(c_ts)
-    return ColumnBatch(
-        table=TRACES_INGEST,
-        signal="spans",
-        columns=TRACES_INGEST_COLUMNS,
-        data=cols,
-        rows=rows,
-        nbytes=max(wire_size, 0) * 2 + rows * _ROW_OVERHEAD,
-        rejected=rejected,
-        errors=errors,
-    )
+    return refused.batch(TRACES_INGEST, "spans", TRACES_INGEST_COLUMNS, cols, _ROW_OVERHEAD)

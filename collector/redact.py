@@ -58,6 +58,27 @@ _LOG_MAPS: Final = ("LogAttributes", "ResourceAttributes", "ScopeAttributes")
 _LOG_TEXT: Final = ("Body",)
 
 
+_HEADER: Final = "header"
+_BODY: Final = "body"
+_URL: Final = "url"
+_QUERY: Final = "query"
+_OTHER: Final = "other"
+
+
+def _rule_for(key: str) -> tuple[str, str]:
+    """Which rule an attribute key implies, and its argument (the header name)."""
+    for prefix in _HEADER_PREFIXES:
+        if key.startswith(prefix):
+            return _HEADER, key[len(prefix) :]
+    if key in _BODY_KEYS:
+        return _BODY, ""
+    if key in _URL_KEYS:
+        return _URL, ""
+    if key == sc.URL_QUERY:
+        return _QUERY, ""
+    return _OTHER, ""
+
+
 def secrets_from_env(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
     """Registered secret values from `CONNLOG_REDACT_SECRETS` and `CONNLOG_REDACT_SECRETS_FILE`."""
     values = re.split(r"[,\n]", env.get(ENV_SECRETS, ""))
@@ -77,6 +98,7 @@ class ServerRedaction:
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
         self._text_cache: dict[str, str] = {}
+        self._rules: dict[str, tuple[str, str]] = {}  # attribute key -> its rule (keys repeat)
 
     def __call__(self, batch: ColumnBatch) -> ColumnBatch:
         maps: tuple[str, ...]
@@ -119,27 +141,31 @@ class ServerRedaction:
         """The storable form of attribute `key`'s `value` (`attrs`: its siblings)."""
         if not value:
             return value
+        rule = self._rules.get(key)
+        if rule is None:
+            if len(self._rules) >= _CACHE_MAX:  # arbitrary keys must not grow it forever
+                self._rules.clear()
+            rule = self._rules[key] = _rule_for(key)
+        kind, arg = rule
         r = self.redactor
-        for prefix in _HEADER_PREFIXES:
-            if key.startswith(prefix):
-                return r.header(key[len(prefix) :], value)
-        body = _BODY_KEYS.get(key)
-        if body is not None:
-            ctype_key, truncated_key, header_prefix = body
+        if kind == _OTHER:
+            if len(value) > 256:
+                return r.attribute(key, value)
+            cache_key = key + "\x00" + value
+            cached = self._text_cache.get(cache_key)
+            if cached is None:
+                cached = r.attribute(key, value)
+                self._remember(cache_key, cached)
+            return cached
+        if kind == _HEADER:
+            return r.header(arg, value)
+        if kind == _BODY:
+            ctype_key, truncated_key, header_prefix = _BODY_KEYS[key]
             ctype = attrs.get(ctype_key) or attrs.get(header_prefix + "content-type") or ""
             return r.body(value, ctype, complete=attrs.get(truncated_key, "false") != "true")
-        if key in _URL_KEYS:
+        if kind == _URL:
             return r.url(value)
-        if key == sc.URL_QUERY:
-            return r.query(value)
-        if len(value) > 256:
-            return r.attribute(key, value)
-        cache_key = key + "\x00" + value
-        cached = self._text_cache.get(cache_key)
-        if cached is None:
-            cached = r.attribute(key, value)
-            self._remember(cache_key, cached)
-        return cached
+        return r.query(value)
 
     def text(self, value: str) -> str:
         if not value:

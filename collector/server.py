@@ -33,7 +33,7 @@ from connlog.collector.intake import Intake
 from connlog.collector.options import CollectorOptions
 from connlog.collector.redact import chain, default_redaction
 from connlog.collector.schema.names import LOGS, LOGS_INGEST, TRACES, TRACES_INGEST
-from connlog.collector.sink import ClickHouseSink, Sink
+from connlog.collector.sink import Sink, sink_for_url
 from connlog.collector.stats import Stats
 from connlog.collector.store import connect
 from connlog.collector.wal import WriteAheadLog
@@ -69,7 +69,8 @@ class CollectorServer:
 
     `client_factory` opens ClickHouse clients (default: `collector.store.connect(settings)`),
     one for the writer and one for /readyz. `sink_factory` wraps the writer client
-    (default `ClickHouseSink`; tests pass a slow one to provoke backpressure).
+    (default `sink_for_url`: `ChdbArrowSink` on chDB, `ClickHouseSink` on a server; tests pass a
+    slow one to provoke backpressure).
     `transform` is an extra row transform applied to each decoded batch before queueing,
     after the built-in server-side redaction (`collector.redact`, on unless
     `options.redact` is False). With `options.wal_enabled` (default) accepted batches
@@ -105,7 +106,7 @@ class CollectorServer:
             settings.retention.days,
         )
         self._client_factory = client_factory or (lambda: connect(settings))
-        self._sink_factory: SinkFactory = sink_factory or ClickHouseSink
+        self._sink_factory: SinkFactory = sink_factory or sink_for_url(settings.resolved_clickhouse_url)
         self._transform = transform
         self._batcher: Batcher | None = None
         self._sink: Sink | None = None

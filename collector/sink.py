@@ -8,8 +8,9 @@ keyword receives the batch's deduplication token (see collector.wal).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+from urllib.parse import urlparse
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.insert import InsertContext
@@ -68,3 +69,13 @@ class ClickHouseSink:
     def close(self) -> None:
         with self._lock:
             self._client.close()
+
+
+def sink_for_url(url: str) -> Callable[[Client], Sink]:
+    """The writer for a ClickHouse URL: Arrow through chDB's `Python()` for `chdb://` (see
+    `collector.chdb_sink`), clickhouse-connect's Native inserts for a server."""
+    if urlparse(url).scheme == "chdb":
+        from connlog.collector.chdb_sink import ChdbArrowSink  # needs chdb + pyarrow: lazily
+
+        return ChdbArrowSink
+    return ClickHouseSink

@@ -6,9 +6,13 @@ accepted, already *redacted* batch here, answers, and marks it done once ClickHo
 it; on the next start everything not done is replayed.
 
 Layout: `<dir>/wal-<first seq>.log` segment files of framed records
-(`<length u32><crc32 u32><kind u8><JSON payload>`). Kinds:
+(`<length u32><crc32 u32><kind u8><payload>`). Kinds:
 
-* `BATCH`: one accepted request's decoded rows, with a sequence number;
+* `BATCH_PICKLE`: one accepted request's decoded rows (a pickle of plain lists, dicts,
+  strings and ints, followed by its sequence number as u64). Pickle because it encodes
+  the column lists ~4x faster than JSON, which was ~10 % of the ingest CPU; it is read
+  back with an unpickler that refuses every class, so a tampered file cannot run code.
+  `BATCH` (the same as JSON) is what earlier versions wrote; it is still replayed;
 * `INTENT`: "rows of seqs [...] of table T are about to be inserted with dedup token X".
   Written (and fsynced) *before* each insert, so a replay after a crash re-inserts
   exactly the same block with the same `insert_deduplication_token` and ClickHouse
@@ -26,9 +30,11 @@ deleting only a prefix guarantees an INTENT never disappears while its batches r
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import logging
 import os
+import pickle
 import struct
 import threading
 import uuid
@@ -42,10 +48,12 @@ from connlog.collector.batch import ColumnBatch
 
 log = logging.getLogger("connlog.collector.wal")
 
-BATCH: Final = 1
+BATCH: Final = 1  # JSON: written by earlier versions, still replayed
 INTENT: Final = 2
 DONE: Final = 3
+BATCH_PICKLE: Final = 4
 _HEADER: Final = struct.Struct("<IIB")
+_SEQ: Final = struct.Struct("<Q")
 _PREFIX: Final = "wal-"
 _SUFFIX: Final = ".log"
 _LOCK_NAME: Final = "LOCK"
@@ -77,6 +85,7 @@ class _Segment:
 
 
 def _encode_batch(seq: int, batch: ColumnBatch) -> bytes:
+    """A `BATCH` payload as earlier versions wrote it (JSON); kept so replay of it stays tested."""
     doc = {
         "seq": seq,
         "table": batch.table,
@@ -87,6 +96,33 @@ def _encode_batch(seq: int, batch: ColumnBatch) -> bytes:
         "data": batch.data,
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Loads only what pickle encodes without classes (lists, dicts, tuples, str, int, ...)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"WAL records hold no classes (found {module}.{name})")
+
+
+def _pickle_batch(batch: ColumnBatch) -> bytes:
+    doc = (batch.table, batch.signal, tuple(batch.columns), batch.rows, batch.nbytes, batch.data)
+    return pickle.dumps(doc, protocol=5)
+
+
+def _unpickle_batch(payload: bytes) -> tuple[int, ColumnBatch]:
+    """(seq, batch) of a `BATCH_PICKLE` payload."""
+    (seq,) = _SEQ.unpack_from(payload, len(payload) - _SEQ.size)
+    table, signal, columns, rows, nbytes, data = _PlainUnpickler(io.BytesIO(payload[: -_SEQ.size])).load()
+    batch = ColumnBatch(
+        table=str(table),
+        signal=str(signal),
+        columns=tuple(columns),
+        data=data,
+        rows=int(rows),
+        nbytes=int(nbytes),
+    )
+    return int(seq), batch
 
 
 def _decode_batch(doc: dict[str, Any]) -> ColumnBatch:
@@ -193,14 +229,19 @@ class WriteAheadLog:
             good = 0
             for end, kind, payload in read_frames(path):
                 good = end
-                doc = json.loads(payload)
-                if kind == BATCH:
-                    seq = int(doc["seq"])
-                    batches[seq] = _decode_batch(doc)
+                if kind in (BATCH, BATCH_PICKLE):
+                    if kind == BATCH_PICKLE:
+                        seq, batch = _unpickle_batch(payload)
+                    else:
+                        doc = json.loads(payload)
+                        seq, batch = int(doc["seq"]), _decode_batch(doc)
+                    batches[seq] = batch
                     seg.pending.add(seq)
                     self._seg_of[seq] = seg
                     self._next_seq = max(self._next_seq, seq + 1)
-                elif kind == INTENT:
+                    continue
+                doc = json.loads(payload)
+                if kind == INTENT:
                     intents.append((tuple(int(s) for s in doc["seqs"]), str(doc["token"])))
                 elif kind == DONE:
                     done.update(int(s) for s in doc["seqs"])
@@ -259,10 +300,14 @@ class WriteAheadLog:
     # ------------------------------------------------------------------ append (group commit)
     def append(self, batch: ColumnBatch) -> int | None:
         """Durably log `batch`; its seq once fsynced, or None when the size cap is reached."""
-        payload = _encode_batch(0, batch)  # encoded outside the lock; seq patched in below
+        # Encoded and checksummed outside the lock; the seq (known under it) goes last.
+        payload = _pickle_batch(batch)
+        crc = zlib.crc32(payload)
         with self._cond:
             seq = self._next_seq
-            data = frame(BATCH, payload.replace(b'{"seq":0,', f'{{"seq":{seq},'.encode(), 1))
+            tail = _SEQ.pack(seq)
+            header = _HEADER.pack(len(payload) + len(tail), zlib.crc32(tail, crc) & 0xFFFFFFFF, BATCH_PICKLE)
+            data = b"".join((header, payload, tail))
             if self._bytes + len(data) > self.max_bytes and self._bytes > 0:
                 return None
             self._next_seq += 1
