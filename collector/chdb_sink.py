@@ -64,7 +64,9 @@ class ChdbArrowSink:
             raise ValueError("ChdbArrowSink needs a chDB client on a data directory")
         self._client = client
         self._database = str(client.database or "default")
-        self._conn = chdb.connect(os.path.realpath(str(path)))
+        # chDB builds differ in whether `connect` is annotated: call it through Any either way.
+        engine: Any = chdb
+        self._conn = engine.connect(os.path.realpath(str(path)))
         self._lock = threading.Lock()
         self._converters: dict[tuple[str, tuple[str, ...]], ArrowConverter | None] = {}
         self._native = ClickHouseSink(client)  # for a table with a type Arrow has no shape for
