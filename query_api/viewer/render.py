@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.timeutil import NS, iso, now_ns
+from connlog.query_api.viewer.urls import OPERATIONS
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
 STATIC: Final = Path(__file__).parent / "static"
@@ -187,6 +188,8 @@ env.globals.update(
     sync_types=[t.value for t in sc.SyncType],
     actions=[a.value for a in sc.EntityAction],
     counters=[c.value for c in sc.Counter],
+    sync_kind=sc.RunKind.SYNC.value,
+    operations_url=OPERATIONS,
 )
 
 

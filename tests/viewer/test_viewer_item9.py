@@ -244,3 +244,17 @@ def test_job_ticks_show_fired_ticks_as_links_and_missed_ones_hollow(admin: Page,
     shot(page, "job-ticks-missed.png")
     page.locator(f"tr[data-job='{SCOPED_CONNECTOR} · {JOB}'] a.tick").last.click()
     page.wait_for_url(f"**/runs/{item9.job_runs[3]}")
+
+
+def test_runs_list_marks_operations_by_kind_and_links_to_them(admin: Page, item9: Item9Env) -> None:
+    page = admin
+    page.goto(f"{item9.url}/?range=1h")
+    deploy = page.locator(f"tr.run-row[data-run='{item9.deploy}'] a.kind")
+    expect(deploy).to_have_text("deploy")
+    shot(page, "runs-with-operations.png")
+    assert (
+        page.locator(f"tr.run-row[data-run='{item9.sync_run}'] a.kind").count() == 0
+    )  # a sync is no operation
+    deploy.click()
+    page.wait_for_url("**/operations?kind=deploy")
+    assert set(_ops(page)) == {item9.deploy}
