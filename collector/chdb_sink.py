@@ -22,6 +22,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Final
 
+from clickhouse_connect.driver.binding import format_str, quote_identifier
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
@@ -30,14 +31,6 @@ from connlog.collector.sink import ClickHouseSink
 
 _CODE: Final = re.compile(r"Code:\s*(\d+)")
 _IDENT: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _quote_ident(name: str) -> str:
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
-
-
-def _quote_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def as_database_error(exc: Exception) -> DatabaseError:
@@ -98,10 +91,10 @@ class ChdbArrowSink:
             # added engine CPU per row (measured: bench/ingest.py raw ceilings).
             settings = " SETTINGS max_threads = 1"
             if token:
-                settings += f", insert_deduplication_token = {_quote_string(token)}"
+                settings += f", insert_deduplication_token = {format_str(token)}"
             sql = (
-                f"INSERT INTO {_quote_ident(self._database)}.{_quote_ident(table)} "
-                f"({', '.join(_quote_ident(c) for c in cols)}) "
+                f"INSERT INTO {quote_identifier(self._database)}.{quote_identifier(table)} "
+                f"({', '.join(quote_identifier(c) for c in cols)}) "
                 f"SELECT * FROM Python(connlog_arrow_rows){settings}"
             )
             try:

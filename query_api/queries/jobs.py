@@ -25,6 +25,7 @@ job runs inside the range.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -282,17 +283,17 @@ def _evaluate_cron(job: _Job, expr: str, start_ns: int, due_ns: int) -> tuple[_T
     if anchor is None:
         return out, None, tol
     events: list[tuple[int, _Fired | None, int | None]] = []
-    pending = list(fired)  # oldest first; each matches at most one due time
+    pending = deque(fired)  # oldest first; each matches at most one due time
     next_ns: int | None = None
     for count, due in enumerate(_due_times(expr, max(anchor, start_ns) - tol - 1)):
         if count >= MAX_DUE:
             out.truncated = True
             break
         while pending and pending[0].at_ns < due - tol:
-            extra = pending.pop(0)  # fired off schedule (or before the first due time)
+            extra = pending.popleft()  # fired off schedule (or before the first due time)
             events.append((extra.at_ns, extra, None))
         if pending and abs(pending[0].at_ns - due) <= tol:
-            hit = pending.pop(0)
+            hit = pending.popleft()
             events.append((hit.at_ns, hit, due))
         elif due + tol <= due_ns:
             if due >= start_ns:
