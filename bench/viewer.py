@@ -7,6 +7,7 @@ the dataset), in one process, through the ASGI app (no network), auth off.
 
     python -m bench.viewer [--spans 200000] [--samples 10] [--smoke] [--only step]
     python -m bench.viewer --waterfall   # one run of 5,000+ spans: its waterfall vs /traces/{id}
+    python -m bench.viewer --spans 1000000 --data viewer-copy --tag viewer-try  # another cache, own results
 
 Reports p50/p95 of each, the p95 ratio, and the page size sent (gzip, as browsers ask)
 and uncompressed. The dataset is built through the real collector by `bench.chdata` and
@@ -68,15 +69,25 @@ def _time(http: Any, path: str, params: dict[str, Any] | None, side: Side) -> No
     side.sent.append(int(resp.headers.get("content-length", len(body))))
 
 
-def run(spans: int, samples: int, reps: int, smoke: bool, only: tuple[str, ...] = ()) -> dict[str, Any]:
+def run(
+    spans: int,
+    samples: int,
+    reps: int,
+    smoke: bool,
+    only: tuple[str, ...] = (),
+    data: str = "viewer",
+    tag: str = "",
+) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from connlog.query_api.app import create_app
     from connlog.query_api.auth import AuthConfig
 
-    data_dir = DATA_DIR / ("viewer-smoke" if smoke else "viewer")
+    data_dir = DATA_DIR / ("viewer-smoke" if smoke else data)
     data_dir.mkdir(parents=True, exist_ok=True)
     built = chdata.build_ingest(data_dir, "viewer", 4_000 if smoke else spans, smoke=smoke)
+    for change in chdata.migrate(data_dir, "viewer"):  # a cache built before the latest schema
+        print(change)
     plain = chdata.client_for(data_dir, "viewer")
     s = pick_samples(plain, built.end_ns, samples)
     plain.close()
@@ -132,14 +143,14 @@ def run(spans: int, samples: int, reps: int, smoke: bool, only: tuple[str, ...] 
     )
     payload = {"spans": built.spans, "samples": samples, "reps": reps, "only": list(only), "results": results}
     # A subset of screens must not replace the full table's results.
-    write_results("viewer-partial" if only else "viewer", payload, smoke=smoke)
+    write_results(tag or ("viewer-partial" if only else "viewer"), payload, smoke=smoke)
     return payload
 
 
 WATERFALL_SPANS = 5_000
 
 
-def waterfall(reps: int, smoke: bool) -> dict[str, Any]:
+def waterfall(reps: int, smoke: bool, tag: str = "") -> dict[str, Any]:
     """The trace waterfall of one run of 5,000+ spans beside `GET /traces/{id}`: server time and
     the page sent (gzip) and raw. The run (datagen: 3 steps x 30 pages x 40 records, ~5,200
     spans) goes through the real collector into its own chDB directory, rebuilt each time
@@ -225,7 +236,7 @@ def waterfall(reps: int, smoke: bool) -> dict[str, Any]:
             ]
         ],
     )
-    write_results("viewer-waterfall", result, smoke=smoke)
+    write_results(tag or "viewer-waterfall", result, smoke=smoke)
     return result
 
 
@@ -244,11 +255,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--waterfall", action="store_true", help=f"only the waterfall of a {WATERFALL_SPANS:,}+ span run"
     )
+    ap.add_argument(
+        "--data",
+        default="viewer",
+        help="dataset directory under bench/data (default viewer; e.g. a copy, to try a schema change)",
+    )
+    ap.add_argument(
+        "--tag", default="", help="results file name (default viewer, or viewer-partial with --only)"
+    )
     args = ap.parse_args(argv)
     if args.waterfall:
-        waterfall(args.reps, args.smoke)
+        waterfall(args.reps, args.smoke, args.tag)
         return 0
-    run(args.spans, args.samples, args.reps, args.smoke, tuple(args.only))
+    run(args.spans, args.samples, args.reps, args.smoke, tuple(args.only), args.data, args.tag)
     return 0
 
 

@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 from connlog.instrumentation import semconv as sc
 from connlog.query_api import cursor
 from connlog.query_api.errors import ApiError
-from connlog.query_api.queries.calls import CallFilters
+from connlog.query_api.queries.calls import MAX_PARENTS, CallFilters
 from connlog.query_api.queries.common import DEFAULT_PAGE, MAX_PAGE, TimeRange, span_id, trace_id
 from connlog.query_api.queries.entities import EntityFilters
 from connlog.query_api.queries.faults import FaultFilters
@@ -107,6 +107,28 @@ StepId = Annotated[
     str | None,
     Field(max_length=64, description="Step span id: calls below that step."),
     AfterValidator(_clean_span),
+]
+
+
+def _clean_spans(value: str | None) -> str | None:
+    """Comma-separated span ids, each checked and lower-cased, duplicates dropped."""
+    if value is None:
+        return None
+    ids = list(dict.fromkeys(v for v in (_clean_span(p) for p in value.split(",")) if v))
+    if len(ids) > MAX_PARENTS:
+        raise _refused(f"at most {MAX_PARENTS} span ids")
+    return ",".join(ids)
+
+
+ParentIds = Annotated[
+    str | None,
+    Field(
+        max_length=MAX_PARENTS * 17,
+        description="Calls whose parent span is one of these span ids (comma-separated, up to"
+        f" {MAX_PARENTS}): a step's `step_id` gives the calls made directly under that step, outside"
+        " any page or record. With `run`, a read of that run's rows only.",
+    ),
+    AfterValidator(_clean_spans),
 ]
 CallStatus = Annotated[str | None, Field(max_length=20, description="404, 400-499, >=400, <300"), _STATUS]
 FaultStatus = Annotated[str | None, Field(max_length=20, description="404, 400-499, >=400"), _STATUS]
@@ -213,6 +235,7 @@ class CallFilterParams(PageParams, TimeParams):
     run: RunId = None
     step: StepId = None
     entity: Annotated[str | None, Field(max_length=MAX_TEXT, description="Entity external id.")] = None
+    parent: ParentIds = None
     min_duration_ms: DurationMs = None
     enduser: Enduser = None
 
@@ -229,6 +252,7 @@ class CallFilterParams(PageParams, TimeParams):
             run_id=self.run,
             step_id=self.step,
             entity=self.entity,
+            parents=tuple(self.parent.split(",")) if self.parent else (),
             min_duration_ms=self.min_duration_ms,
             enduser=self.enduser,
             cursor=self.cursor,

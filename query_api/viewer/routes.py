@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.auth import Principal
 from connlog.query_api.errors import ApiError
-from connlog.query_api.models import CallRow, EntityRow
-from connlog.query_api.queries.calls import get_call, list_calls
+from connlog.query_api.models import CallRow, EntityRow, Page
+from connlog.query_api.queries.calls import get_call, list_calls, page_of
 from connlog.query_api.queries.common import MAX_PAGE, TimeRange, span_id, trace_id
 from connlog.query_api.queries.entities import EntityFilters, list_entities
 from connlog.query_api.queries.pages import get_step, list_pages
@@ -28,7 +28,7 @@ from connlog.query_api.queries.tree import tree_of
 from connlog.query_api.viewer import params as vp
 from connlog.query_api.viewer.access import db as db_client
 from connlog.query_api.viewer.access import guarded, state, who
-from connlog.query_api.viewer.render import body_view, page
+from connlog.query_api.viewer.render import body_view, page, url_with
 from connlog.query_api.viewer.urls import CALL, CALLS, ENTITY, HOME, PAGE, RUN, RUNS_FRAGMENT, STEP
 
 router = APIRouter(include_in_schema=False)
@@ -91,16 +91,55 @@ def _run_calls(db: Client, principal: Principal, run_id: str, below: str | None 
     return sorted(items, key=lambda c: (c.start_ns, c.call_id))
 
 
+def direct_calls(
+    db: Client,
+    principal: Principal,
+    q: dict[str, str],
+    rid: str,
+    parents: set[str],
+    run_calls: list[CallRow] | None = None,
+) -> Page[CallRow]:
+    """One page of the calls made directly under `parents` (the run's span and its steps, or a
+    step), as `list_calls`'s parent filter pages them: every direct call is reachable.
+
+    `run_calls`, when it holds every call of the run (fewer than a full list), gives the first
+    page without another read: the same rows and cursor as the query would give."""
+    filters = vp.direct_call_filters(q, rid, sorted(parents))
+    if not parents:
+        return Page[CallRow](items=[], next_cursor=None, limit=filters.limit)
+    if run_calls is not None and len(run_calls) < MAX_PAGE and filters.cursor is None:
+        mine = [c for c in run_calls if c.parent_id in parents]
+        return page_of(sorted(mine, key=lambda c: (c.start_ns, c.call_id), reverse=True), filters.limit)
+    return list_calls(db, filters, principal.scope)
+
+
+def direct_links(request: Request, direct: Page[CallRow]) -> dict[str, str]:
+    """The direct-calls table's pager: older (its `next_cursor`) and back to the newest."""
+    anchor = "#direct-calls"
+    links: dict[str, str] = {}
+    older: dict[str, Any] = {vp.CALLS_CURSOR: direct.next_cursor}
+    newest: dict[str, Any] = {vp.CALLS_CURSOR: None}
+    if direct.next_cursor:
+        links["older"] = url_with(request, None, (), **older) + anchor
+    if request.query_params.get(vp.CALLS_CURSOR):
+        links["newest"] = url_with(request, None, (), **newest) + anchor
+    return links
+
+
 @router.get(RUN, response_class=HTMLResponse)
 def run_page(request: Request, run_id: str) -> Response:
     def render(principal: Principal) -> Response:
         rid = trace_id(run_id, "run_id")
+        q = query_of(request)
         detail, calls, tree = in_parallel(
             request,
             lambda db: get_run(db, rid, principal.scope),
             lambda db: _run_calls(db, principal, rid),
             lambda db: tree_of(db, rid, principal.scope),
         )
+        parents = tree.run_span_ids | {s.step_id for s in detail.steps}
+        with db_client(request) as db:
+            direct = direct_calls(db, principal, q, rid, parents, calls)
         return page(
             request,
             "run.html",
@@ -108,7 +147,8 @@ def run_page(request: Request, run_id: str) -> Response:
             run=detail.run,
             steps=detail.steps,
             calls=calls,
-            direct=[c for c in calls if tree.place(c.parent_id).direct],
+            direct=direct.items,
+            direct_links=direct_links(request, direct),
             direct_total=len(tree.direct_calls()),
             place=tree.place,
             max_calls=MAX_PAGE,
@@ -138,12 +178,12 @@ def step_page(request: Request, run_id: str, step_id: str) -> Response:
         cursor, limit = vp.cursor(q), vp.limit(q)
         # The header needs the run's row and this step's, not the whole run (`get_run` also
         # reads every step, the root faults and failed calls): three narrow reads side by side.
-        run, step, pages, below = in_parallel(
+        run, step, pages, direct = in_parallel(
             request,
             lambda db: run_head(db, principal, rid),
             lambda db: get_step(db, rid, sid, principal.scope),
             lambda db: list_pages(db, rid, sid, principal.scope, cursor=cursor, limit=limit),
-            lambda db: _run_calls(db, principal, rid, sid),
+            lambda db: direct_calls(db, principal, q, rid, {sid}),
         )
         crumbs = _crumbs(run, (f"step {step.name}", None))
         return page(
@@ -153,7 +193,8 @@ def step_page(request: Request, run_id: str, step_id: str) -> Response:
             step=step,
             pages=pages.items,
             next_cursor=pages.next_cursor,
-            direct=[c for c in below if c.parent_id == sid],
+            direct=direct.items,
+            direct_links=direct_links(request, direct),
             crumbs=crumbs,
         )
 
@@ -193,7 +234,8 @@ def page_page(request: Request, run_id: str, step_id: str, page_id: str) -> Resp
             if row is None:
                 raise ApiError(404, "not_found", f"page {pid} not found in step {sid}")
             entities = _entities_of_page(db, principal, rid, sid, pid)
-            calls = [c for c in _run_calls(db, principal, rid, pid) if c.parent_id == pid]
+            below = direct_calls(db, principal, {vp.CALLS_LIMIT: str(MAX_PAGE)}, rid, {pid}).items
+            calls = sorted(below, key=lambda c: (c.start_ns, c.call_id))  # the page's own calls
         crumbs = _crumbs(
             detail.run,
             (f"step {step.name}", STEP.format(run_id=rid, step_id=sid)),

@@ -42,7 +42,7 @@ from connlog.query_api.viewer.urls import (
     SEARCH,
     TRACE,
 )
-from connlog.query_api.viewer.waterfall import bars
+from connlog.query_api.viewer.waterfall import waterfall
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,16 +53,15 @@ def trace_page(request: Request, run_id: str) -> Response:
         rid = trace_id(run_id, "run_id")
         with db_client(request) as db:
             trace = get_trace(db, rid, principal.scope)
-        rows = bars(trace)
+        wf = waterfall(trace)
         service = trace.spans[0].service
         crumbs = [("Runs", HOME), (f"{service} run {rid[:8]}", RUN.format(run_id=rid)), ("trace", None)]
         return page(
             request,
             "trace.html",
             trace=trace,
-            bars=rows,
+            wf=wf,
             service=service,
-            errors=sum(b.error for b in rows),
             search_run=rid,
             crumbs=crumbs,
         )

@@ -1,35 +1,36 @@
-"""The trace waterfall's rows, computed once in Python so the template only prints them.
+"""The trace waterfall's rows, written as HTML in one Python loop so the template only prints them.
 
-A run of 5,000 spans is 5,000 rows: formatting each bar's offset, width, duration and link in
-the template costs about a second; done here, the page renders several times faster.
+A run of 5,000 spans is 5,000 rows. Through Jinja (a loop of ~15 escaped expressions per row) the
+rows cost more than reading the trace itself; one format string per row, with only the text that
+comes from the data escaped (`html.escape`: the same five characters Jinja's autoescape
+replaces), costs a fraction. Each row carries only what the page's script and CSS need: its ids, depth and
+bar geometry as CSS variables; the look (indent, bar position, colours) is in viewer.css.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from html import escape as esc
+
+from markupsafe import Markup
 
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.models import Trace, TraceSpan
 from connlog.query_api.viewer.render import duration
 
-_CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
+_CALL_ROLES = frozenset((sc.Role.HTTP.value, sc.Role.WEBHOOK.value))
+_STEP_ROLE = sc.Role.STEP.value
+_ERROR = sc.RunStatus.ERROR.value
 _MIN_WIDTH = 0.2  # percent: a 1 ms span among minutes stays visible
+_FOLD = '<button type="button" class="fold" aria-label="collapse">▾</button>'
+_LEAF = '<i class="leaf"></i>'
 
 
-class Bar(NamedTuple):
-    span_id: str
-    parent_id: str
-    depth: int
-    css: str  # span-row classes: span-error, span-429
-    href: str  # the span's own page (a call's detail, a step's pages), or ""
-    label: str
-    role: str
-    error: bool
-    status_message: str
-    folds: bool  # has children: gets a fold button
-    style: str  # the bar's left and width, in percent of the run
-    title: str
-    took: str
+@dataclass(frozen=True)
+class Waterfall:
+    rows: Markup  # every span's row, escaped
+    count: int
+    errors: int
 
 
 def tree_order(spans: list[TraceSpan]) -> tuple[list[TraceSpan], dict[str, int]]:
@@ -59,43 +60,44 @@ def tree_order(spans: list[TraceSpan]) -> tuple[list[TraceSpan], dict[str, int]]
     return out, depth
 
 
-def bars(trace: Trace) -> list[Bar]:
-    """Every span of `trace` as a waterfall row, parents before their children."""
-    rows, depth = tree_order(trace.spans)
-    total = trace.duration_ms or 1.0
-    parents = {s.parent_id for s in rows}
-    out: list[Bar] = []
-    for s in rows:
-        error = s.status == sc.RunStatus.ERROR.value
-        css = ("span-row span-error" if error else "span-row") + (
-            " span-429" if "429" in s.status_message else ""
-        )
-        if s.role in _CALL_ROLES:
-            href = f"/calls/{s.span_id}?run={trace.trace_id}"
-        elif s.role == sc.Role.STEP.value:
-            href = f"/runs/{trace.trace_id}/steps/{s.span_id}"
+def waterfall(trace: Trace) -> Waterfall:
+    """Every span of `trace` as a waterfall row, parents before their children: a row links to
+    the span's own page (a call's detail, a step's pages); errors and 429s are marked by class."""
+    spans, depth = tree_order(trace.spans)
+    scale = 100 / (trace.duration_ms or 1.0)
+    parents = {s.parent_id for s in spans}
+    tid = esc(trace.trace_id)
+    parts: list[str] = []
+    errors = 0
+    for s in spans:
+        sid = esc(s.span_id)
+        label = esc(s.label)
+        message = s.status_message
+        role = s.role
+        if role in _CALL_ROLES:
+            label = f'<a href="/calls/{sid}?run={tid}">{label}</a>'
+        elif role == _STEP_ROLE:
+            label = f'<a href="/runs/{tid}/steps/{sid}">{label}</a>'
         else:
-            href = ""
-        took = duration(s.duration_ms)
-        left = s.start_offset_ms / total * 100
-        width = max(s.duration_ms / total * 100, _MIN_WIDTH)
-        out.append(
-            Bar(
-                span_id=s.span_id,
-                parent_id=s.parent_id,
-                depth=depth[s.span_id],
-                css=css,
-                href=href,
-                label=s.label,
-                role=s.role,
-                error=error,
-                status_message=s.status_message,
-                folds=s.span_id in parents,
-                style=f"left: {left:.3f}%; width: {width:.3f}%",
-                title=f"{s.label} · {took} · {s.status_message}"
-                if s.status_message
-                else f"{s.label} · {took}",
-                took=took,
-            )
+            label = f"<span>{label}</span>"
+        if s.status == _ERROR:
+            errors += 1
+            css = "span-row span-error"
+            mark = f' <span class="status status-error" title="{esc(message)}">error</span>'
+        else:
+            css, mark = "span-row", ""
+        if "429" in message:
+            css += " span-429"
+        title = f' title="{esc(message)}"' if message else ""
+        d = depth[s.span_id]
+        # --d: depth (indent); --l / --w: the bar's left and width in percent of the run.
+        parts.append(
+            f'<div class="{css}" data-id="{sid}" data-depth="{d}"'
+            f' style="--d:{d};--l:{s.start_offset_ms * scale:.3f}%;--w:{max(s.duration_ms * scale, _MIN_WIDTH):.3f}%">'
+            f'<div class="span-label">{_FOLD if s.span_id in parents else _LEAF}{label}'
+            f' <span class="muted">{esc(role)}</span>{mark}</div>'
+            f'<div class="span-track"><div class="bar"{title}></div></div>'
+            f'<div class="span-dur num">{duration(s.duration_ms)}</div></div>\n'
         )
-    return out
+    # Safe by construction: every value from the data went through `esc` above.
+    return Waterfall(rows=Markup("".join(parts)), count=len(spans), errors=errors)  # noqa: S704

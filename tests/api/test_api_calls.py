@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from connlog.instrumentation import semconv as sc
-from tests.api_env import VIEWER, ApiEnv, SentSpan
+from connlog.query_api.db import collect_stats
+from connlog.query_api.queries.calls import MAX_PARENTS, CallFilters, list_calls
+from connlog.query_api.queries.common import MAX_PAGE, TimeRange
+from connlog.query_api.scope import FULL, Scope
+from tests.api_env import SCOPED, SCOPED_CONNECTOR, VIEWER, ApiEnv, SentSpan
 
 CALLS = "/api/v1/calls"
 
@@ -54,7 +61,7 @@ def test_status_filters(api: ApiEnv, status: str, low: int, high: int) -> None:
 
 def test_field_filters(api: ApiEnv) -> None:
     sent = _sent_calls(api)
-    cases = [
+    cases: list[tuple[dict[str, str], Callable[[SentSpan], bool]]] = [
         ({"connector": "netsuite"}, lambda s: s.connector == "netsuite"),
         ({"host": "api.hubapi.com"}, lambda s: s.attrs[sc.SERVER_ADDRESS] == "api.hubapi.com"),
         ({"method": "post"}, lambda s: s.attrs[sc.HTTP_REQUEST_METHOD] == "POST"),
@@ -81,7 +88,8 @@ def test_field_filters(api: ApiEnv) -> None:
 def test_step_and_entity_filters_follow_the_span_tree(api: ApiEnv) -> None:
     def below(trace: str, root: str) -> set[str]:
         spans = api.sent.by_trace[trace]
-        out, frontier = set(), {root}
+        out: set[str] = set()
+        frontier = {root}
         while frontier:
             frontier = {s.span_id for s in spans if s.parent_id in frontier} - out
             out |= frontier
@@ -107,6 +115,52 @@ def test_step_and_entity_filters_follow_the_span_tree(api: ApiEnv) -> None:
     assert entity_calls
     assert api.all_items(CALLS, entity="no-such-record") == []
     assert api.all_items(CALLS, step="0123456789abcdef") == []
+
+
+def test_parent_filter_lists_the_calls_made_directly_under_given_spans(api: ApiEnv) -> None:
+    """`parent`: calls whose parent span is one of the ids, paged with the usual cursors, with or
+    without `run`, scopes applied; bad ids are refused with the parameter named."""
+    sent = _sent_calls(api)
+    t = next(t for t in api.truth if t.connector != SCOPED_CONNECTOR)
+    by_parent: dict[str, set[str]] = {}
+    for s in sent:
+        if s.trace_id == t.run_id:
+            by_parent.setdefault(s.parent_id, set()).add(s.span_id)
+    busy = sorted(by_parent, key=lambda p: -len(by_parent[p]))[:3]
+    assert len(busy) == 3 and len(by_parent[busy[0]]) > 1
+    expected = set().union(*(by_parent[p] for p in busy))
+    for params in ({"run": t.run_id}, {}):
+        # limit 1: every row comes through a cursor, so paging is what is tested
+        got = api.all_items(CALLS, parent=",".join(busy), limit=1, **params)
+        assert {c["call_id"] for c in got} == expected and len(got) == len(expected), params
+        assert all(c["parent_id"] in busy for c in got)
+    one = api.all_items(CALLS, parent=busy[0].upper(), run=t.run_id)
+    assert {c["call_id"] for c in one} == by_parent[busy[0]]
+    # Combined with another filter, both apply.
+    posts = api.all_items(CALLS, parent=",".join(busy), method="post", run=t.run_id)
+    assert {c["call_id"] for c in posts} == {
+        s.span_id for s in sent if s.span_id in expected and s.attrs[sc.HTTP_REQUEST_METHOD] == "POST"
+    }
+    # A key scoped to another connector sees none of them.
+    assert api.all_items(CALLS, key=SCOPED, parent=",".join(busy)) == []
+    for bad in ("xyz", f"{busy[0]},", "0" * 17, ",".join(f"{i:016x}" for i in range(MAX_PARENTS + 1))):
+        resp = api.get(CALLS, parent=bad)
+        assert resp.status_code == 422, resp.text[:200]
+        assert resp.json()["error"]["field"] == "parent"
+
+
+def test_run_filter_reads_the_runs_bounds_in_the_same_query(api: ApiEnv, api_db: Client) -> None:
+    """`run` (with or without `parent`) is one round trip: the bounds come as a scalar subquery;
+    an unknown run or one outside the key's scope lists nothing."""
+    t = api.truth[2]
+    f = CallFilters(time=TimeRange(0, None), run_id=t.run_id, limit=MAX_PAGE)
+    with collect_stats() as stats:
+        got = list_calls(api_db, f, FULL)
+    assert [q[0] for q in stats.per_query] == ["list_calls"]
+    assert {c.call_id for c in got.items} == {s.span_id for s in _sent_calls(api) if s.trace_id == t.run_id}
+    assert list_calls(api_db, replace(f, run_id="0" * 32), FULL).items == []
+    other = Scope(connectors=("no-such-connector",))
+    assert list_calls(api_db, f, other).items == []
 
 
 def test_call_detail_payload_curl_and_trigger(api: ApiEnv) -> None:

@@ -9,7 +9,7 @@ from connlog.collector.schema import names as n
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.db import collect_stats
 from connlog.query_api.errors import ApiError
-from connlog.query_api.queries.pages import get_step
+from connlog.query_api.queries.pages import get_step, list_pages
 from connlog.query_api.scope import FULL, Scope
 from tests.api_env import SCOPED_CONNECTOR, ApiEnv
 
@@ -78,3 +78,21 @@ def test_one_query_bounded_by_the_trace_id_table_never_payloads(api: ApiEnv, api
     assert [q[0] for q in stats.per_query] == ["step"]
     assert {t for label, t, _ in stats.query_tables if label == "step"} >= {n.TRACES}
     assert n.PAYLOADS not in stats.granule_rows
+
+
+def test_pages_in_two_round_trips_and_unknown_runs_still_404(api: ApiEnv, api_db: Client) -> None:
+    """`list_pages` reads the run's bounds inside its two queries (pages, then their calls): no
+    separate bounds look-up unless nothing matched, where an unknown or hidden run is a 404 and
+    a known step without pages an empty list."""
+    run_id, step_id, page_id = _step_and_page(api)
+    with collect_stats() as stats:
+        pages = list_pages(api_db, run_id, step_id, FULL)
+    assert [q[0] for q in stats.per_query] == ["pages", "page_calls"]
+    assert page_id in {p.page_id for p in pages.items} and all(p.call_count for p in pages.items)
+    assert list_pages(api_db, run_id, page_id, FULL).items == []  # a page has no pages
+    scoped = Scope(connectors=(SCOPED_CONNECTOR,))
+    theirs = next(t.run_id for t in api.truth if t.connector != SCOPED_CONNECTOR)
+    for rid, scope in (("0" * 32, FULL), (theirs, scoped)):
+        with pytest.raises(ApiError) as err:
+            list_pages(api_db, rid, step_id, scope)
+        assert err.value.status == 404

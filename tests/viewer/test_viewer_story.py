@@ -109,3 +109,29 @@ def test_calls_directly_under_the_run_and_a_step_are_shown_and_marked(
     # A run without such calls says so.
     page.goto(f"{story_url}/runs/{story_env.runs[1]}")
     expect(page.locator("#no-direct-calls")).to_be_visible()
+
+
+def test_direct_calls_page_through_the_api_cursors(admin: Page, story_url: str, story_env: StoryEnv) -> None:
+    """A run with more direct calls than a page of its table (`calls_limit=1`): each page holds
+    one, "Older" follows the API's cursor to the next, and together they are every direct call."""
+    page, urls, run = admin, story_env.urls, story_env.runs[0]
+    page.goto(f"{story_url}/runs/{run}?calls_limit=1")
+    seen: list[str] = []
+    for _ in range(3):
+        rows = page.locator("table.direct-calls tbody tr")
+        expect(rows).to_have_count(1)
+        seen.append(rows.locator("td.url").inner_text())
+        older = page.locator("#direct-pager a[rel=next]")
+        if not older.count():
+            break
+        older.click()
+        page.wait_for_url("**calls_cursor=*")
+    # Newest first, as the API lists them: the step's login, then the refresh made before it.
+    assert seen == [urls["login"], urls["refresh"]]
+    shot(page, "run-direct-calls-paged.png", full_page=True)
+    page.locator("#direct-pager a", has_text="Newest").click()
+    expect(page.locator("table.direct-calls tbody td.url")).to_have_text([seen[0]])
+    # A forged cursor is refused with the page's own parameter named.
+    resp = page.goto(f"{story_url}/runs/{run}?calls_cursor=forged")
+    assert resp is not None and resp.status == 422
+    assert "calls_cursor" in page.locator("main").inner_text()

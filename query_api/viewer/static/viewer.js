@@ -41,11 +41,21 @@ document.addEventListener("click", (ev) => {
   if (!root) return;
   const rows = Array.from(root.querySelectorAll(".span-row"));
   const byId = new Map(rows.map((r) => [r.dataset.id, r]));
+  // Rows come depth-first, so a row's parent is the last row seen one level up: the page
+  // need not repeat each parent's id on every row.
+  const parentOf = new Map();
   const children = new Map();
+  const path = [];
   rows.forEach((r) => {
-    const p = r.dataset.parent;
-    if (!children.has(p)) children.set(p, []);
-    children.get(p).push(r);
+    const d = Number(r.dataset.depth);
+    path.length = d;
+    const p = d > 0 ? path[d - 1] : undefined;
+    if (p) {
+      parentOf.set(r, p);
+      if (!children.has(p)) children.set(p, []);
+      children.get(p).push(r);
+    }
+    path[d] = r;
   });
   const count = document.getElementById("span-count");
   const total = rows.length;
@@ -53,7 +63,7 @@ document.addEventListener("click", (ev) => {
     if (count) count.textContent = `${rows.filter((r) => !r.hidden).length} of ${total} spans shown`;
   }
   function setHidden(row, hidden) {
-    (children.get(row.dataset.id) || []).forEach((c) => {
+    (children.get(row) || []).forEach((c) => {
       c.hidden = hidden;
       if (!c.classList.contains("collapsed")) setHidden(c, hidden);
     });
@@ -61,7 +71,7 @@ document.addEventListener("click", (ev) => {
   function reveal(row) {
     // Unfold every ancestor of `row`, so a span found by error or link is seen in its place.
     const chain = [];
-    for (let p = byId.get(row.dataset.parent); p && !chain.includes(p); p = byId.get(p.dataset.parent)) chain.unshift(p);
+    for (let p = parentOf.get(row); p && !chain.includes(p); p = parentOf.get(p)) chain.unshift(p);
     chain.forEach((p) => { p.hidden = false; if (p.classList.contains("collapsed")) { p.classList.remove("collapsed"); setHidden(p, false); } });
     row.hidden = false;
   }
