@@ -17,8 +17,15 @@ Why this shape:
 - `--old REV` (default HEAD) first runs the same benchmark from `git archive REV` in a
   subprocess, so today's code and the working tree are compared in one run
   (`--old ''` skips it).
+- `--workers 0,1,2` runs the end-to-end paths once per number of decode worker processes
+  (`CONNLOG_DECODE_WORKERS`, collector.decode_pool), `--repeat N` times interleaved, and
+  prints them side by side (medians): items/s wall, and per CPU-second where the CPU is
+  the collector process's plus its workers' (read from /proc), with the parent's share
+  apart (what the one writer process still pays per item). `--workers-only` skips the
+  raw ceilings and the one-thread breakdown.
 
     python -m bench.ingest [--spans N] [--smoke] [--bodies lo,hi] [--old REV]
+                           [--workers 0,1,2] [--repeat N] [--workers-only]
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import json
 import os
 import pstats
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -137,19 +145,48 @@ def _fresh(settings: Any) -> Any:
     return client
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pids: Iterable[int]) -> float:
+    """User + system CPU seconds so far of these processes (the decode workers), from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone: a replaced worker (counted as `decode_worker_crashes`)
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / _CLOCK_TICKS
+
+
 def end_to_end(
-    data_dir: Path, database: str, protocol: str, shards: list[Path], items: int, signal: str
+    data_dir: Path,
+    database: str,
+    protocol: str,
+    shards: list[Path],
+    items: int,
+    signal: str,
+    workers: int = 0,
 ) -> dict[str, Any]:
-    """Start a collector, let the sender processes go, wait until everything is in ClickHouse."""
+    """Start a collector, let the sender processes go, wait until everything is in ClickHouse.
+
+    Raises unless the rows stored equal the items sent.
+    """
     from connlog.collector.options import CollectorOptions
     from connlog.collector.server import CollectorServer
 
     settings = _settings(data_dir, database)
     client = _fresh(settings)
     server = CollectorServer(
-        settings, http_port=0, grpc_port=0, options=CollectorOptions(batch_max_delay_s=0.5)
+        settings,
+        http_port=0,
+        grpc_port=0,
+        options=CollectorOptions(batch_max_delay_s=0.5, decode_workers=workers),
     )
     server.start()
+    pids = server.pool.worker_pids() if server.pool is not None else []
+    workers_cpu_0 = _cpu_of(pids)
     endpoint = server.http_endpoint if protocol == "http" else server.grpc_endpoint
     procs = [
         subprocess.Popen(
@@ -180,6 +217,7 @@ def end_to_end(
                 reports.append(json.loads(line))
             if not server.flush(600):
                 raise RuntimeError("collector did not flush")
+        workers_cpu = _cpu_of(pids) - workers_cpu_0
     finally:
         for p in procs:
             if p.poll() is None:
@@ -188,15 +226,22 @@ def end_to_end(
     table_name = "otel_traces" if signal == "spans" else "otel_logs"
     stored = int(client.command(f"SELECT count() FROM {table_name}"))
     client.close()
+    if stored != items:
+        raise RuntimeError(f"{protocol} {signal} with {workers} workers: stored {stored} != sent {items}")
+    cpu = t.cpu + workers_cpu
     return {
         "protocol": protocol,
         "signal": signal,
+        "workers": workers,
         "items": items,
         "stored": stored,
         "wall_s": round(t.wall, 3),
-        "cpu_s": round(t.cpu, 3),
+        "cpu_s": round(cpu, 3),
+        "parent_cpu_s": round(t.cpu, 3),
+        "workers_cpu_s": round(workers_cpu, 3),
+        "parent_us_per_item": round(t.cpu / items * 1e6, 1),
         "per_s_wall": round(items / t.wall),
-        "per_cpu_s": round(items / t.cpu) if t.cpu else None,
+        "per_cpu_s": round(items / cpu) if cpu else None,
         "sender_retries": sum(r["retries"] for r in reports),
         "collector_stats": {k: v for k, v in server.stats.snapshot().items() if v},
     }
@@ -370,8 +415,39 @@ def old_run(rev: str, argv: list[str]) -> dict[str, Any] | None:
 
 
 # --------------------------------------------------------------------------- orchestration
-def bench(spans: int, logs: int, smoke: bool, body_size: tuple[int, int] = (200, 20_000)) -> dict[str, Any]:
+def _median_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row per (path, signal, workers): the medians of its repeats, with p95 of wall/s."""
+    first = dict(runs[0])
+    for k in (
+        "wall_s",
+        "cpu_s",
+        "parent_cpu_s",
+        "workers_cpu_s",
+        "parent_us_per_item",
+        "per_s_wall",
+        "per_cpu_s",
+    ):
+        values = [r[k] for r in runs if r.get(k) is not None]
+        if values:
+            first[k] = round(statistics.median(values), 3)
+    first["repeats"] = len(runs)
+    first["per_s_wall_all"] = [r["per_s_wall"] for r in runs]
+    first["per_cpu_s_all"] = [r["per_cpu_s"] for r in runs]
+    first["sender_retries"] = sum(r["sender_retries"] for r in runs)
+    return first
+
+
+def bench(
+    spans: int,
+    logs: int,
+    smoke: bool,
+    body_size: tuple[int, int] = (200, 20_000),
+    workers: Sequence[int] = (0,),
+    repeat: int = 1,
+    workers_only: bool = False,
+) -> dict[str, Any]:
     senders = 1 if smoke else SENDERS
+    load_start = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="connlog-bench-ingest-"))
     data_dir = work / "chdb"
     end_ns = time.time_ns()
@@ -408,17 +484,27 @@ def bench(spans: int, logs: int, smoke: bool, body_size: tuple[int, int] = (200,
     t_shards = shard(trace_exports, "traces")
     l_shards = shard(log_exps, "logs")
     runs: list[dict[str, Any]] = []
-    for writer in RAW_WRITERS:
-        runs.append(
-            raw_ceiling(data_dir, f"b_raw_{writer}_spans", [e.body for e in trace_exports], "spans", writer)
-        )
-    for proto in ("http", "grpc"):
-        runs.append(end_to_end(data_dir, f"b_{proto}_spans", proto, t_shards, n_spans, "spans"))
-    for writer in RAW_WRITERS:
-        runs.append(raw_ceiling(data_dir, f"b_raw_{writer}_logs", [e.body for e in log_exps], "logs", writer))
-    for proto in ("http", "grpc"):
-        runs.append(end_to_end(data_dir, f"b_{proto}_logs", proto, l_shards, n_logs, "logs"))
-    bd = breakdown(data_dir, "b_breakdown", [e.body for e in trace_exports])
+    if not workers_only:
+        for writer in RAW_WRITERS:
+            runs.append(
+                raw_ceiling(
+                    data_dir, f"b_raw_{writer}_spans", [e.body for e in trace_exports], "spans", writer
+                )
+            )
+            runs.append(
+                raw_ceiling(data_dir, f"b_raw_{writer}_logs", [e.body for e in log_exps], "logs", writer)
+            )
+    # Repeats interleaved (every configuration once, then again), so a change in the
+    # machine's load spreads over all of them instead of favouring one.
+    e2e: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for _ in range(repeat):
+        for signal, shards, n in (("spans", t_shards, n_spans), ("logs", l_shards, n_logs)):
+            for w in workers:
+                for proto in ("http", "grpc"):
+                    r = end_to_end(data_dir, f"b_{proto}_{signal}_w{w}", proto, shards, n, signal, w)
+                    e2e.setdefault((proto, signal, w), []).append(r)
+    runs.extend(_median_runs(rs) for rs in e2e.values())
+    bd = None if workers_only else breakdown(data_dir, "b_breakdown", [e.body for e in trace_exports])
 
     from connlog.collector.config import Settings
     from connlog.collector.store import connect
@@ -434,8 +520,8 @@ def bench(spans: int, logs: int, smoke: bool, body_size: tuple[int, int] = (200,
             if top is None or (r["per_cpu_s"] or 0) > (top["per_cpu_s"] or 0):
                 ceilings[r["signal"]] = r
     for r in runs:
-        if not r["protocol"].startswith("raw insert"):
-            ceil = ceilings[r["signal"]]
+        ceil = ceilings.get(r["signal"])
+        if not r["protocol"].startswith("raw insert") and ceil is not None:
             r["ratio_to_ceiling_cpu"] = ratio(r["per_cpu_s"] or 0, ceil["per_cpu_s"] or 0)
             r["ratio_to_ceiling_wall"] = ratio(r["per_s_wall"], ceil["per_s_wall"])
     e2e_spans = [r for r in runs if r["signal"] == "spans" and not r["protocol"].startswith("raw insert")]
@@ -450,6 +536,10 @@ def bench(spans: int, logs: int, smoke: bool, body_size: tuple[int, int] = (200,
             "wire_bytes": wire,
             "body_size": list(shape.body_size),
             "senders": senders,
+            "workers": list(workers),
+            "repeat": repeat,
+            "load_avg_start": [round(x, 2) for x in load_start],
+            "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         },
         "runs": runs,
         "breakdown": bd,
@@ -458,17 +548,22 @@ def bench(spans: int, logs: int, smoke: bool, body_size: tuple[int, int] = (200,
             "spans_per_cpu_s_target": 25_000 if body_size[1] > 1_000 else 50_000,
             "logs_per_cpu_s_e2e_best": max(r["per_cpu_s"] or 0 for r in e2e_logs),
             "logs_per_cpu_s_target": 100_000,
-            "ratio_to_ceiling_best": max(r["ratio_to_ceiling_cpu"] or 0 for r in e2e_spans),
+            "ratio_to_ceiling_best": max(r.get("ratio_to_ceiling_cpu") or 0 for r in e2e_spans),
             "ratio_to_ceiling_target": 0.6,
         },
         "work_dir": str(work),
     }
 
 
+def _path(r: dict[str, Any]) -> str:
+    workers = r.get("workers")
+    return r["protocol"] if workers is None else f"{r['protocol']}, {workers} workers"
+
+
 def report(res: dict[str, Any]) -> None:
     rows = [
         [
-            r["protocol"],
+            _path(r),
             r["signal"],
             r["items"],
             r["stored"],
@@ -499,14 +594,17 @@ def report(res: dict[str, Any]) -> None:
         rows,
     )
     bd = res["breakdown"]
-    table(
-        f"Where the collector's time goes ({bd['spans']:,} spans, one thread, CPU seconds)",
-        ["stage", "CPU s", "share", "spans/CPU-s if alone"],
-        [
-            [k, v, bd["stages_share"][k], bd["stages_spans_per_cpu_s"][k]]
-            for k, v in bd["stages_cpu_s"].items()
-        ],
-    )
+    if bd is not None:
+        table(
+            f"Where the collector's time goes ({bd['spans']:,} spans, one thread, CPU seconds)",
+            ["stage", "CPU s", "share", "spans/CPU-s if alone"],
+            [
+                [k, v, bd["stages_share"][k], bd["stages_spans_per_cpu_s"][k]]
+                for k, v in bd["stages_cpu_s"].items()
+            ],
+        )
+    if len(res["data"].get("workers", [])) > 1:
+        compare_workers(res)
     t = res["targets"]
     for label, got, want in (
         ("spans/CPU-s", t["spans_per_cpu_s_e2e_best"], t["spans_per_cpu_s_target"]),
@@ -517,6 +615,52 @@ def report(res: dict[str, Any]) -> None:
     old = res.get("old")
     if old:
         compare(old, res)
+
+
+def compare_workers(res: dict[str, Any]) -> None:
+    """Decode workers side by side: each configuration against 0 workers (in-process)."""
+    e2e = [r for r in res["runs"] if r.get("workers") is not None]
+    base = {(r["protocol"], r["signal"]): r for r in e2e if r["workers"] == 0}
+    rows = []
+    for r in sorted(e2e, key=lambda r: (r["signal"], r["protocol"], r["workers"])):
+        b = base.get((r["protocol"], r["signal"]))
+        wall = sorted(r["per_s_wall_all"])
+        rows.append(
+            [
+                r["protocol"],
+                r["signal"],
+                r["workers"],
+                r["stored"] == r["items"],
+                r["per_s_wall"],
+                wall[0],
+                wall[-1],
+                ratio(r["per_s_wall"], b["per_s_wall"]) if b else None,
+                r["per_cpu_s"],
+                ratio(r["per_cpu_s"] or 0, b["per_cpu_s"] or 0) if b else None,
+                r["parent_us_per_item"],
+                r["workers_cpu_s"],
+            ]
+        )
+    load = res["data"]
+    table(
+        f"Decode workers (medians of {load['repeat']} interleaved runs; load average "
+        f"{load['load_avg_start'][0]} at start, {load['load_avg_end'][0]} at end)",
+        [
+            "path",
+            "signal",
+            "workers",
+            "stored = sent",
+            "items/s wall",
+            "min",
+            "max",
+            "wall ÷ 0 workers",
+            "items/CPU-s (parent + workers)",
+            "CPU ÷ 0 workers",
+            "parent CPU µs/item",
+            "workers CPU s",
+        ],
+        rows,
+    )
 
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -554,7 +698,8 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> None:
         rows,
     )
     console.print(f"one-thread stages, old (CPU s, its own stage list): {old['breakdown']['stages_cpu_s']}")
-    console.print(f"one-thread stages, new (CPU s): {new['breakdown']['stages_cpu_s']}")
+    if new["breakdown"] is not None:
+        console.print(f"one-thread stages, new (CPU s): {new['breakdown']['stages_cpu_s']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -569,6 +714,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--tag", default="", help="suffix for the results file (ingest-<tag>.json)")
     ap.add_argument("--old", default="HEAD", help="git revision to compare with ('' to skip)")
+    ap.add_argument(
+        "--workers", default="0,1,2", help="decode worker processes to compare (CONNLOG_DECODE_WORKERS)"
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="end-to-end runs per configuration (medians)")
+    ap.add_argument("--workers-only", action="store_true", help="skip the raw ceilings and the breakdown")
     ap.add_argument("--send", nargs=3, metavar=("PROTOCOL", "ENDPOINT", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.send:
@@ -579,7 +729,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     old = None
     if args.old and args.tag != "old":
         old = old_run(args.old, ["--spans", str(spans), "--logs", str(logs), "--bodies", args.bodies])
-    res = bench(spans, logs, args.smoke, (lo, hi))
+    workers = [int(w) for w in args.workers.split(",")]
+    res = bench(spans, logs, args.smoke, (lo, hi), workers, max(args.repeat, 1), args.workers_only)
     res["old"] = old
     report(res)
     write_results(f"ingest-{args.tag}" if args.tag else "ingest", res, smoke=args.smoke)

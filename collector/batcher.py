@@ -44,6 +44,18 @@ class Unavailable(RuntimeError):
     """The batcher is stopping (or its WAL cannot be written) and accepts nothing more."""
 
 
+def apply_transform(transform: BatchTransform, batch: ColumnBatch) -> ColumnBatch:
+    """`transform(batch)`, a failure turned into `TransformError` (the request is rejected).
+
+    Shared by `Batcher.submit` and the decode workers (`collector.decode_pool`), which run
+    the redaction before the batch reaches the parent: one rule, one message.
+    """
+    try:
+        return transform(batch)
+    except Exception as exc:
+        raise TransformError(f"row transform failed: {exc}") from exc
+
+
 @dataclass
 class _Item:
     """A queued unit: WAL seqs (empty without a WAL), its batch, and a fixed dedup token.
@@ -163,10 +175,7 @@ class Batcher:
         are ever held. Raises `TransformError` if it fails, `Unavailable` when stopping.
         """
         if self._transform is not None and batch.rows:
-            try:
-                batch = self._transform(batch)
-            except Exception as exc:
-                raise TransformError(f"row transform failed: {exc}") from exc
+            batch = apply_transform(self._transform, batch)
         if batch.rows == 0:
             return True
         opts = self._options

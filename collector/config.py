@@ -33,6 +33,8 @@ ENV_COLLECTOR_LIMITS: Final[dict[str, str]] = {
     "max_fanout_bytes": "CONNLOG_MAX_FANOUT_BYTES",
     "body_read_timeout_s": "CONNLOG_BODY_READ_TIMEOUT_S",
     "max_open_requests": "CONNLOG_MAX_OPEN_REQUESTS",
+    # Decode worker processes (collector.decode_pool); 0 decodes in the receiving threads.
+    "decode_workers": "CONNLOG_DECODE_WORKERS",
 }
 
 DEFAULT_DATA_DIR: Final = Path(".connlog")
@@ -72,6 +74,56 @@ class Retention:
             raise ConfigError("payload retention cannot be longer than metadata retention")
 
 
+# Memory caps of the embedded engine (chDB), EngineMemory field -> variable. Each field is the
+# ClickHouse server setting of the same name, passed on the chDB connection string by
+# `collector.store.connect`; a ClickHouse server reads them from its own config.xml instead.
+ENV_ENGINE_MEMORY: Final[dict[str, str]] = {
+    "max_server_memory_usage": "CONNLOG_CHDB_MAX_MEMORY_BYTES",
+    "mark_cache_size": "CONNLOG_CHDB_MARK_CACHE_BYTES",
+    "primary_index_cache_size": "CONNLOG_CHDB_PRIMARY_INDEX_CACHE_BYTES",
+    "index_mark_cache_size": "CONNLOG_CHDB_INDEX_MARK_CACHE_BYTES",
+    "query_condition_cache_size": "CONNLOG_CHDB_QUERY_CONDITION_CACHE_BYTES",
+}
+_MIB: Final = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EngineMemory:
+    """Bytes; 0 leaves the engine's own default. chDB's defaults are a server's (5 GiB per
+    mark/index cache, 90 % of RAM in total), sized for a machine of its own; an embedded
+    collector shares its process with Python and its host with the connectors. The caps are
+    far above what the tables need (marks and primary keys of 10M spans are a few MiB) and
+    the total cap leaves the query API's 400 MB per-query limit room (docs/reliability.md).
+    """
+
+    max_server_memory_usage: int = 2048 * _MIB
+    mark_cache_size: int = 128 * _MIB
+    primary_index_cache_size: int = 64 * _MIB
+    index_mark_cache_size: int = 64 * _MIB
+    query_condition_cache_size: int = 32 * _MIB
+
+    def __post_init__(self) -> None:
+        for name in ENV_ENGINE_MEMORY:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{ENV_ENGINE_MEMORY[name]} must be >= 0 bytes")
+
+    def server_settings(self) -> dict[str, int]:
+        """The non-zero caps as ClickHouse server settings (name -> bytes)."""
+        return {name: getattr(self, name) for name in ENV_ENGINE_MEMORY if getattr(self, name)}
+
+    @classmethod
+    def from_env(cls) -> EngineMemory:
+        values: dict[str, int] = {}
+        for name, env in ENV_ENGINE_MEMORY.items():
+            raw = os.environ.get(env, "").strip()
+            if raw:
+                try:
+                    values[name] = int(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{env} must be a whole number of bytes, got {raw!r}") from exc
+        return cls(**values)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
@@ -79,6 +131,7 @@ class Settings:
     database: str = DEFAULT_DATABASE
     retention: Retention = field(default_factory=Retention)
     cluster: str = ""  # non-empty: DDL ON CLUSTER with Replicated engines + Distributed tables
+    engine_memory: EngineMemory = field(default_factory=EngineMemory)  # chDB only
 
     @property
     def resolved_clickhouse_url(self) -> str:
@@ -104,4 +157,5 @@ class Settings:
             database=os.environ.get(ENV_DATABASE) or DEFAULT_DATABASE,
             retention=retention,
             cluster=os.environ.get(ENV_CLUSTER, ""),
+            engine_memory=EngineMemory.from_env(),
         )

@@ -6,7 +6,9 @@ message gets INVALID_ARGUMENT (grpcio's own deserializer would answer INTERNAL).
 Backlog full maps to UNAVAILABLE — the status OTLP exporters retry with backoff.
 Admission (limits, ingest key from the `authorization` metadata, retention) is the same
 `collector.intake.Intake` the HTTP receiver uses; at most `max_open_requests` RPCs run
-at once (grpcio answers RESOURCE_EXHAUSTED beyond).
+at once (grpcio answers RESOURCE_EXHAUSTED beyond). With a `DecodePool` the raw message
+goes to a decode worker after the key check (parse, limits, binding, decode, redaction
+there); a worker that dies answers that RPC UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from connlog.collector.batch import ColumnBatch
 from connlog.collector.batcher import Batcher, TransformError, Unavailable
+from connlog.collector.decode_pool import DecodePool, RawRequest
 from connlog.collector.ingest_auth import Forbidden, IngestPrincipal, Unauthenticated
 from connlog.collector.intake import Intake
 from connlog.collector.limits import LimitExceeded
@@ -112,6 +115,44 @@ class LogsService(logs_service_pb2_grpc.LogsServiceServicer):  # type: ignore[mi
         return logs_response(batch)
 
 
+def _decode_in_pool(
+    pool: DecodePool, intake: Intake, stats: Stats, signal: str, raw: bytes, context: Any
+) -> ColumnBatch:
+    """The batch a decode worker made of `raw`, or abort with the status the in-process path uses."""
+    principal = _principal(intake, stats, context)
+    try:
+        return pool.decode(RawRequest(signal, raw, PROTOBUF, False, principal))
+    except BadRequest as exc:  # does not parse: not counted, as on the in-process path
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    except (LimitExceeded, TransformError) as exc:
+        stats.add("requests_invalid")
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    except Forbidden as exc:
+        stats.add("requests_forbidden")
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+    except Unavailable as exc:
+        context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+    raise AssertionError("unreachable: abort raises")
+
+
+def _pool_handler(
+    pool: DecodePool,
+    intake: Intake,
+    batcher: Batcher,
+    stats: Stats,
+    signal: str,
+    respond: Callable[[ColumnBatch], Any],
+) -> grpc.RpcMethodHandler:
+    def handle(raw: bytes, context: Any) -> bytes:
+        batch = _decode_in_pool(pool, intake, stats, signal, raw, context)
+        # The redaction ran in the worker; `submit` runs only the parent's extra transform.
+        _queue(batcher, stats, batch, context)
+        data: bytes = respond(batch).SerializeToString()
+        return data
+
+    return grpc.unary_unary_rpc_method_handler(handle)
+
+
 def _raw_handler(parse: Callable[[bytes], Any], export: Callable[[Any, Any], Any]) -> grpc.RpcMethodHandler:
     def handle(raw: bytes, context: Any) -> bytes:
         try:
@@ -132,8 +173,12 @@ def create_grpc_server(
     host: str,
     port: int,
     intake: Intake | None = None,
+    pool: DecodePool | None = None,
 ) -> tuple[grpc.Server, int]:
-    """A not yet started server and the port it actually bound (port 0 = ephemeral)."""
+    """A not yet started server and the port it actually bound (port 0 = ephemeral).
+
+    With a `pool`, requests are decoded in its worker processes (see `_pool_handler`).
+    """
     rules = intake or Intake(options)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.grpc_workers, thread_name_prefix="connlog-grpc"),
@@ -147,14 +192,16 @@ def create_grpc_server(
     logs = LogsService(batcher, stats, rules)
     trace_name = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
     logs_name = logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name
+    if pool is None:
+        trace_handler = _raw_handler(lambda b: parse_traces(b, PROTOBUF), traces.Export)
+        logs_handler = _raw_handler(lambda b: parse_logs(b, PROTOBUF), logs.Export)
+    else:
+        trace_handler = _pool_handler(pool, rules, batcher, stats, "traces", traces_response)
+        logs_handler = _pool_handler(pool, rules, batcher, stats, "logs", logs_response)
     server.add_generic_rpc_handlers(
         (
-            grpc.method_handlers_generic_handler(
-                trace_name, {"Export": _raw_handler(lambda b: parse_traces(b, PROTOBUF), traces.Export)}
-            ),
-            grpc.method_handlers_generic_handler(
-                logs_name, {"Export": _raw_handler(lambda b: parse_logs(b, PROTOBUF), logs.Export)}
-            ),
+            grpc.method_handlers_generic_handler(trace_name, {"Export": trace_handler}),
+            grpc.method_handlers_generic_handler(logs_name, {"Export": logs_handler}),
         )
     )
     bound = server.add_insecure_port(f"{host}:{port}")

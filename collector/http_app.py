@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from connlog.collector.batch import ColumnBatch
 from connlog.collector.batcher import Batcher, TransformError, Unavailable
+from connlog.collector.decode_pool import DecodePool, RawRequest, decode_request
 from connlog.collector.ingest_auth import Forbidden, IngestPrincipal, Unauthenticated
 from connlog.collector.intake import Intake
 from connlog.collector.options import CollectorOptions
@@ -44,11 +45,9 @@ from connlog.collector.otlp_codec import (
     TooLarge,
     encode_message,
     export_response,
-    gunzip,
-    parse_body,
     status_body,
 )
-from connlog.collector.stats import Stats
+from connlog.collector.stats import MemoryProbe, Stats
 
 log = logging.getLogger("connlog.collector.http")
 
@@ -93,11 +92,15 @@ def create_app(
     options: CollectorOptions,
     ready_check: ReadyCheck,
     intake: Intake | None = None,
+    pool: DecodePool | None = None,
+    memory: MemoryProbe | None = None,
 ) -> Starlette:
     """The ASGI app; `ready_check` answers /readyz (run in a worker thread: it queries ClickHouse).
 
     `intake` holds the admission rules (limits, ingest keys, retention); by default
-    `options`' limits with ingest auth off and no retention cut-off.
+    `options`' limits with ingest auth off and no retention cut-off. With a `pool`, bodies
+    are decoded (and redacted) in its worker processes; without, in this process. With a
+    `memory` probe, `/stats` also says what holds this process's memory.
     """
     rules = intake or Intake(options)
 
@@ -128,14 +131,11 @@ def create_app(
             return _error(401, RPC_UNAUTHENTICATED, str(exc), content_type, **_CHALLENGE)
 
         def decode_and_submit(body: bytes, principal: IngestPrincipal) -> tuple[ColumnBatch, bool]:
-            # In a worker thread: decoding is CPU work and `submit` waits for the WAL's
-            # fsync, which must not stall the event loop (concurrent requests then share
-            # one fsync through the WAL's group commit).
-            if encoding == "gzip":
-                body = gunzip(body, options.max_decompressed_bytes)
-            message = parse_body(signal, body, content_type)
-            exact = content_type == PROTOBUF  # an OTLP/JSON body is no measure of the protobuf size
-            batch = rules.admit(signal, message, principal, len(body), exact=exact)
+            # In a worker thread: decoding is CPU work (or waits for a decode worker) and
+            # `submit` waits for the WAL's fsync, which must not stall the event loop
+            # (concurrent requests then share one fsync through the WAL's group commit).
+            raw = RawRequest(signal, body, content_type, encoding == "gzip", principal)
+            batch = decode_request(rules, raw) if pool is None else pool.decode(raw)
             return batch, batcher.submit(batch)
 
         try:
@@ -196,9 +196,16 @@ def create_app(
             rules.authenticate(request.headers.get("authorization"))
         except Unauthenticated as exc:
             return JSONResponse({"error": str(exc)}, 401, headers=_CHALLENGE)
-        return JSONResponse(
-            {"counters": stats.snapshot(), "backlog": batcher.backlog(), "wal": batcher.wal_status()}
-        )
+        backlog, wal = batcher.backlog(), batcher.wal_status()
+        body: dict[str, object] = {
+            "counters": stats.snapshot(),
+            "backlog": backlog,
+            "wal": wal,
+            "decode_pool": pool.status() if pool is not None else None,
+        }
+        if memory is not None:  # engine figures are a query: off the event loop
+            body["memory"] = await run_in_threadpool(memory.breakdown, backlog, wal)
+        return JSONResponse(body)
 
     return Starlette(
         routes=[

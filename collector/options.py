@@ -53,6 +53,12 @@ class CollectorOptions:
     wal_fsync: bool = True  # only tests and benchmarks of the CPU cost switch it off
     # Server-side redaction of every batch (collector.redact), on unless switched off.
     redact: bool = True
+    # Processes that parse, check, decode and redact requests (collector.decode_pool), so
+    # ingest uses more than one core; the parent keeps chDB and the WAL. 0 = all of it in
+    # the receiving threads of this process. Off by default: each worker costs ~50 MB and
+    # a start-up, which `connlog serve`, the demo and the tests (hundreds of collectors)
+    # do not need; a dedicated collector sets it (docs/deploy.md §5).
+    decode_workers: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -69,6 +75,8 @@ class CollectorOptions:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"collector option {name} must be > 0")
+        if self.decode_workers < 0:
+            raise ValueError("collector option decode_workers must be >= 0")
         for name in ("batch_max_delay_s", "body_read_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"collector option {name} must be > 0")

@@ -25,6 +25,7 @@ from connlog.collector.batch import BatchTransform
 from connlog.collector.batcher import Batcher
 from connlog.collector.config import ENV_INGEST_KEYS, ENV_INGEST_KEYS_FILE, Settings
 from connlog.collector.dead_letter import DeadLetter
+from connlog.collector.decode_pool import DecodePool
 from connlog.collector.grpc_server import create_grpc_server
 from connlog.collector.http_app import create_app
 from connlog.collector.http_thread import ThreadedServer
@@ -34,7 +35,7 @@ from connlog.collector.options import CollectorOptions
 from connlog.collector.redact import chain, default_redaction
 from connlog.collector.schema.names import LOGS, LOGS_INGEST, TRACES, TRACES_INGEST
 from connlog.collector.sink import Sink, sink_for_url
-from connlog.collector.stats import Stats
+from connlog.collector.stats import MemoryProbe, Stats
 from connlog.collector.store import connect
 from connlog.collector.wal import WriteAheadLog
 
@@ -79,6 +80,9 @@ class CollectorServer:
     `ingest_keys` (default: `CONNLOG_INGEST_KEYS[_FILE]`, see `collector.ingest_auth`)
     turns ingest authentication on; without keys ingest is open, which `start` logs.
     Spans and records older than `settings.retention.days` are refused (partial success).
+    With `options.decode_workers` > 0, parsing, admission, decoding and the built-in
+    redaction run in that many worker processes (`collector.decode_pool`); `transform`
+    still runs here, after them. This process keeps chDB, the WAL and the batcher.
     """
 
     def __init__(
@@ -117,6 +121,8 @@ class CollectorServer:
         self._ready_lock = threading.Lock()
         self._grpc: grpc.Server | None = None
         self._http: ThreadedServer | None = None
+        self.pool: DecodePool | None = None
+        self.memory = MemoryProbe.for_settings(settings)  # what `/stats` says holds memory
 
     @property
     def http_endpoint(self) -> str:
@@ -185,7 +191,13 @@ class CollectorServer:
             )
             replay = self.wal.open()
         self._sink = self._sink_factory(self._client_factory())
-        transform = chain(default_redaction() if opts.redact else None, self._transform)
+        if opts.decode_workers > 0:
+            # Started before the ports open, so the first requests do not wait for workers.
+            self.pool = DecodePool(opts.decode_workers, self.intake, self.stats, redact=opts.redact)
+            self.pool.start()
+        # With a pool the workers redact; only the extra transform is left for this process.
+        redaction = default_redaction() if opts.redact and self.pool is None else None
+        transform = chain(redaction, self._transform)
         self._batcher = Batcher(
             self._sink,
             self.stats,
@@ -198,11 +210,13 @@ class CollectorServer:
         self._batcher.start()
 
         self._grpc, self.grpc_port = create_grpc_server(
-            self._batcher, self.stats, self.options, self.host, self.grpc_port, self.intake
+            self._batcher, self.stats, self.options, self.host, self.grpc_port, self.intake, self.pool
         )
         self._grpc.start()
 
-        app = create_app(self._batcher, self.stats, self.options, self.ready, self.intake)
+        app = create_app(
+            self._batcher, self.stats, self.options, self.ready, self.intake, self.pool, self.memory
+        )
         self._http = ThreadedServer(
             app,
             host=self.host,
@@ -226,6 +240,9 @@ class CollectorServer:
         if self._http is not None:
             self._http.stop(grace)
             self._http = None
+        if self.pool is not None:  # after the receivers: the requests they finish need it
+            self.pool.close()
+            self.pool = None
         if self._batcher is not None:
             self._batcher.stop()
         if self._sink is not None:
@@ -234,6 +251,7 @@ class CollectorServer:
         if self.wal is not None:
             self.wal.close()
             self.wal = None
+        self.memory.close()
         with self._ready_lock:
             if self._ready_client is not None:
                 self._ready_client.close()

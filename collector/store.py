@@ -28,13 +28,22 @@ def check_identifier(name: str, what: str) -> str:
 
 
 def connect(settings: Settings, *, database: str | None = None, **client_settings: Any) -> Client:
-    """A client on the configured ClickHouse, creating the chDB directory and database if needed."""
+    """A client on the configured ClickHouse, creating the chDB directory and database if needed.
+
+    For chDB, `settings.engine_memory` (the `CONNLOG_CHDB_*` caps) becomes the engine's
+    server settings; a server's come from its own config, so they are not sent there.
+    """
     url = settings.resolved_clickhouse_url
     db = check_identifier(database or settings.database, "database")
     parsed = urlparse(url)
     if parsed.scheme == "chdb":
         Path(parsed.path).mkdir(parents=True, exist_ok=True)
-        bootstrap = clickhouse_connect.get_client(dsn=url)
+        # Server-level settings travel on the connection string; the connection that starts
+        # the process's engine fixes them (later ones cannot change them), and every engine
+        # in connlog starts here.
+        bootstrap = clickhouse_connect.get_client(
+            dsn=url, chdb_options=settings.engine_memory.server_settings() or None
+        )
     elif parsed.scheme in ("http", "https"):
         bootstrap = clickhouse_connect.get_client(dsn=url, database="default")
     else:

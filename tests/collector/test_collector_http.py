@@ -270,6 +270,10 @@ def test_health_ready_and_stats(pipeline: Pipeline) -> None:
     assert stats["counters"]["spans_written"] == 2
     assert stats["counters"]["batches_written"] >= 1
     assert stats["backlog"] == {"rows": 0, "bytes": 0, "batches": 0}
+    memory = stats["memory"]  # what holds this process's memory, engine included (chDB)
+    assert memory["rss"] >= memory["rss_anon"] > 0 and memory["rss_file"] > 0
+    assert memory["engine.MemoryTracking"] > 0
+    assert memory["backlog_bytes"] == 0
 
 
 def test_readyz_reports_missing_schema(pipeline: Pipeline) -> None:
