@@ -36,6 +36,7 @@ STORAGE_TABLES = (
     "connector_search_index",
     "otel_logs",
     "connector_runs",
+    "connector_faults",
 )
 BUILD_VERSION = 2  # bump when the build changes, to invalidate caches
 

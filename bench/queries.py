@@ -403,7 +403,7 @@ def bench_panels(client: Any, s: Samples, end_ns: int, reps: int) -> list[Measur
 AB_REV = "HEAD"
 # Query modules loaded as they were at the A/B revision; imports between them are rewritten
 # to point at each other, so the old runs.py calls the old faults.py, and so on.
-AB_MODULES = ("common", "faults", "runs", "calls", "search")
+AB_MODULES = ("common", "entities", "faults", "runs", "calls", "search")
 
 
 def load_old_queries(source: str) -> dict[str, types.ModuleType]:
@@ -473,7 +473,7 @@ def ab_cases(s: Samples) -> dict[str, list[Case]]:
     def search(rec: str) -> Case:
         def call(m: dict[str, types.ModuleType], c: Any) -> Any:
             res = m["search"].search_runs(c, rec, m["common"].TimeRange(*month), FULL)
-            return [(h.run.run_id, h.matched) for h in res.runs]
+            return [(h.run.model_dump(), h.matched) for h in res.runs], [t.model_dump() for t in res.timeline]
 
         return call
 
@@ -662,6 +662,22 @@ def _targets(summaries: list[dict[str, Any]], limit_of: Callable[[str], float]) 
     return out
 
 
+def wait_for_mutations(client: Any, database: str, timeout_s: float = 1800.0) -> None:
+    """Wait until the background mutations a migration started (e.g. `MATERIALIZE COLUMN`) are
+    done: until then, reads of the new column compute it from its DEFAULT, which is not what a
+    steady database costs."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        left = client.query(
+            "SELECT count() FROM system.mutations WHERE database = {d:String} AND NOT is_done",
+            parameters={"d": database},
+        ).result_rows[0][0]
+        if not left:
+            return
+        console.print(f"{database}: waiting for {left} mutation(s)")
+        time.sleep(5)
+
+
 def bench(
     sizes: tuple[str, ...],
     samples: int,
@@ -683,6 +699,7 @@ def bench(
         for change in chdata.migrate(data_dir, b.database):
             console.print(f"{b.database}: {change}")
         client = chdata.client_for(data_dir, b.database)
+        wait_for_mutations(client, b.database)
         results["clickhouse_version"] = clickhouse_version(client)
         s = pick_samples(client, b.end_ns, samples)
         console.print(
@@ -776,6 +793,9 @@ def report(res: dict[str, Any]) -> None:
                     "new p95",
                     "new/old p50",
                     "new/old p95",
+                    "CPU p50 old",
+                    "CPU p50 new",
+                    "CPU new/old",
                     "same output",
                 ],
                 [

@@ -483,7 +483,7 @@ ORDER BY started""",
         f"""
 {RUN_CTE}
 SELECT {n.C_STEP_NAME} AS step, {n.C_ENTITY_TYPE} AS type, {n.C_ENTITY_EXTERNAL_ID} AS external_id,
-  {n.C_ENTITY_INTERNAL_ID} AS internal_id, {n.C_ENTITY_ACTION} AS action, {ATTR(sc.ENTITY_REASON)} AS reason,
+  {n.C_ENTITY_INTERNAL_ID} AS internal_id, {n.C_ENTITY_ACTION} AS action, {n.C_ENTITY_REASON} AS reason,
   {SPAN_STATUS} AS status, {n.C_TIMESTAMP} AS started, {n.C_DURATION} / 1e6 AS duration_ms
 FROM {n.TRACES}
 WHERE {n.C_ROLE} = '{R.ENTITY}' AND {IN_RUN}

@@ -37,13 +37,12 @@ from typing import Final
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from connlog.collector.schema import names as n
+from connlog.collector.schema.ddl import STORAGE_TABLES
 from connlog.query_api.errors import ApiError, bad_request
 
-# The tables analysts query (the storage tables; the ingest tables are always empty).
-ALLOWED_TABLES: Final[frozenset[str]] = frozenset(
-    (n.TRACES, n.PAYLOADS, n.TRACE_ID_TS, n.SEARCH_INDEX, n.LOGS, n.RUNS)
-)
+# The tables analysts query: the storage tables, one list with the schema's TTL and settings
+# (a table a migration adds is queryable at once; the ingest tables are always empty).
+ALLOWED_TABLES: Final[frozenset[str]] = frozenset(t.name for t in STORAGE_TABLES)
 
 # Function families (system.functions.categories) with no access to anything but their
 # arguments: no files, URLs, network, settings, server state or dictionaries.

@@ -108,6 +108,7 @@ STORAGE_TABLES: Final[tuple[StorageTable, ...]] = (
     StorageTable(n.SEARCH_INDEX, "Timestamp"),
     StorageTable(n.LOGS, "TimestampTime"),
     StorageTable(n.RUNS, "toDateTime(Timestamp)"),
+    StorageTable(n.FAULTS, "toDateTime(Timestamp)"),
 )
 
 

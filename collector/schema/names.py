@@ -26,6 +26,7 @@ TRACE_ID_TS: Final = "otel_traces_trace_id_ts"  # trace id -> time range lookup
 SEARCH_INDEX: Final = "connector_search_index"  # record id / job id / URL path -> run lookup
 LOGS: Final = "otel_logs"
 RUNS: Final = "connector_runs"  # one narrow row per run start marker and per finished run
+FAULTS: Final = "connector_faults"  # migration 7: one narrow row per exception event (a fault)
 MIGRATIONS: Final = "connlog_schema_migrations"
 
 # Materialized views (ingest -> storage).
@@ -35,6 +36,7 @@ TRACE_ID_TS_MV: Final = "otel_traces_trace_id_ts_mv"
 SEARCH_INDEX_MV: Final = "connector_search_index_mv"
 LOGS_MV: Final = "otel_logs_mv"
 RUNS_MV: Final = "connector_runs_mv"
+FAULTS_MV: Final = "connector_faults_mv"
 
 # --------------------------------------------------------------------------- ingest contract
 # Exactly the columns the clickhouseexporter names in its INSERT statements, in order.
@@ -124,6 +126,7 @@ C_HTTP_URL_TEMPLATE: Final = "HttpUrlTemplate"
 C_HTTP_DIRECTION: Final = "HttpDirection"
 C_RATE_LIMITED: Final = "RateLimited"
 C_ENDUSER_ID: Final = "EnduserId"  # migration 4: OpenTelemetry's enduser.id (the login a call was made for)
+C_ENTITY_REASON: Final = "EntityReason"  # migration 6: why an entity was skipped or failed
 
 # `otel_traces_payloads`.
 C_REQUEST_HEADERS: Final = "RequestHeaders"
@@ -161,3 +164,11 @@ RUN_COUNTER_COLUMNS: Final[dict[str, str]] = {c.value: c.value.capitalize() for 
 
 # Logs: connector column of `otel_logs` (from the resource's `connector.tenant`).
 C_LOG_TENANT: Final = "Tenant"
+
+# `connector_faults` (migration 7; besides Timestamp = the span's start, TraceId, SpanId,
+# ServiceName, HttpStatus, FailureCause as above): the fault's fields as the faults list shows them.
+C_FAULT_TIMESTAMP: Final = "FaultTimestamp"  # the exception event's time
+C_FAULT_TYPE: Final = "FaultType"
+C_FAULT_MESSAGE: Final = "FaultMessage"
+C_FAULT_URL: Final = "FaultUrl"
+C_FAULT_HOST: Final = "FaultHost"

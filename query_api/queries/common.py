@@ -159,24 +159,51 @@ def step_row(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class InlineBounds(TraceBounds):
+    """The bounds of `within_trace_inline`, for reads in the same query as them.
+
+    `apply` narrows by `b`, the `WITH (...) AS b` scalar subquery of `within_trace_inline`
+    (`b.1` the trace's connectors, `b.2`/`b.3` its start/end in seconds), and by the caller's
+    scope, instead of by values read in an earlier round trip. ClickHouse evaluates the scalar
+    before index analysis (also inside subqueries), so the reads still prune by (ServiceName,
+    Timestamp) and the TraceId bloom filter. The inherited `services`/`start_ns`/`end_ns` are
+    unknown before the query runs and stay empty.
+    """
+
+    scope: Scope
+
+    @classmethod
+    def of(cls, run_id: str, scope: Scope) -> InlineBounds:
+        return cls(run_id, (), 0, 0, scope)
+
+    def apply(self, where: Conditions) -> None:
+        where.add(f"{n.C_SERVICE_NAME} IN b.1")
+        self.scope.apply(where)
+        where.add(f"{n.C_TIMESTAMP} >= toDateTime64(b.2 - 1, 9, 'UTC')")
+        where.add(f"{n.C_TIMESTAMP} < toDateTime64(b.3 + 1, 9, 'UTC')")
+        where.eq(n.C_TRACE_ID, self.trace_id)
+
+    def with_clause(self, params: Params) -> str:
+        """`WITH (...) AS b`: the trace's connectors and time range from `otel_traces_trace_id_ts`
+        (a primary-key look-up). Same bounds as `trace_bounds`: End is already max(start)+1s;
+        one more second on each side covers sub-second rounding of Start."""
+        tid = params.bind(self.trace_id, "String")
+        return (
+            f"WITH (SELECT (groupUniqArray({n.C_SERVICE_NAME}), toUnixTimestamp(min({n.C_START})),"
+            f" toUnixTimestamp(max({n.C_END}))) FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = {tid}) AS b\n"
+        )
+
+
 def within_trace_inline(run_id: str, scope: Scope) -> tuple[str, Conditions]:
     """`within_trace` in the same round trip: a `WITH (...) AS b` clause reading the trace's
-    bounds from `otel_traces_trace_id_ts` as a scalar subquery (ClickHouse evaluates it before
-    index analysis, so the rows are still read by (ServiceName, Timestamp) and the TraceId
-    bloom filter), and a WHERE narrowed to them. `b.1` holds the connectors, `b.2`/`b.3` the
-    start/end in seconds; an unknown or out-of-scope trace simply matches no row."""
+    bounds from `otel_traces_trace_id_ts` as a scalar subquery, and a WHERE narrowed to them
+    (`InlineBounds`); an unknown or out-of-scope trace simply matches no row."""
     params = Params()
-    tid = params.bind(run_id, "String")
+    bounds = InlineBounds.of(run_id, scope)
+    with_bounds = bounds.with_clause(params)
     where = Conditions(params)
-    where.add(f"{n.C_TRACE_ID} = {tid}")
-    where.add(f"{n.C_SERVICE_NAME} IN b.1")
-    where.add(f"{n.C_TIMESTAMP} >= toDateTime64(b.2 - 1, 9, 'UTC')")
-    where.add(f"{n.C_TIMESTAMP} < toDateTime64(b.3 + 1, 9, 'UTC')")
-    scope.apply(where)
-    with_bounds = (
-        f"WITH (SELECT (groupUniqArray({n.C_SERVICE_NAME}), toUnixTimestamp(min({n.C_START})),"
-        f" toUnixTimestamp(max({n.C_END}))) FROM {n.TRACE_ID_TS} WHERE {n.C_TRACE_ID} = {tid}) AS b\n"
-    )
+    bounds.apply(where)
     return with_bounds, where
 
 

@@ -17,7 +17,7 @@ from connlog.instrumentation import semconv as sc
 from connlog.query_api import cursor as cur
 from connlog.query_api.db import fetch
 from connlog.query_api.models import EntityRow, Page
-from connlog.query_api.queries.common import DEFAULT_PAGE, attr, within_trace
+from connlog.query_api.queries.common import DEFAULT_PAGE, within_trace
 from connlog.query_api.scope import Scope
 from connlog.query_api.sqlbuild import Conditions, ns_expr
 from connlog.query_api.timeutil import iso, ms
@@ -33,11 +33,13 @@ class EntityFilters:
 
 
 # An entity span as `EntityRow` reads it (`entity_row`): the entities list and a record's
-# timeline (`search.search_runs`) select the same columns.
+# timeline (`search.search_runs`) select the same columns. The reason is the typed
+# `EntityReason` column (migration 6), not `SpanAttributes[...]`: reading the map decompressed
+# the whole attribute map of every granule holding one of the entity spans.
 ENTITY_COLUMNS = (
     f"{n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_STEP_NAME}, {n.C_ENTITY_TYPE}, {n.C_ENTITY_EXTERNAL_ID},"
     f" {n.C_ENTITY_INTERNAL_ID}, {n.C_ENTITY_ACTION},"
-    f" if({attr(sc.ENTITY_REASON)} != '', {attr(sc.ENTITY_REASON)}, {n.C_STATUS_MESSAGE}),"
+    f" if({n.C_ENTITY_REASON} != '', {n.C_ENTITY_REASON}, {n.C_STATUS_MESSAGE}),"
     f" {SPAN_STATUS}, {n.C_FAILURE_CAUSE}, {ns_expr(n.C_TIMESTAMP)}, {n.C_DURATION}"
 )
 

@@ -2,9 +2,11 @@
 
 An exception that propagates through several instrumented spans is recorded on each of
 them with the same type and message; the root is the earliest one, so events are
-deduplicated per (run, type, message) keeping the first. Only spans that carry an
-exception event are expanded (ARRAY JOIN after a `has(Events.Name, ...)` filter), and
-response headers are read from the payload table only for admin keys.
+deduplicated per (run, type, message) keeping the first. The events are read from
+`connector_faults` (migration 7: one narrow row per exception event, its fields derived
+once by the view that fills it), sorted by connector and span start, so a time range or a
+run is a key-range read; expanding every span's events over `otel_traces` read every
+granule of the window. Response headers are read from the payload table only for admin keys.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from clickhouse_connect.driver.client import Client
 
 from connlog.collector.schema import names as n
 from connlog.collector.schema.concepts import FAILED_CALL
-from connlog.instrumentation import semconv as sc
 from connlog.query_api import cursor as cur
 from connlog.query_api.db import fetch
 from connlog.query_api.models import Fault, FaultGroups, FaultPage, GroupCount
@@ -43,24 +44,15 @@ class FaultFilters:
     limit: int = DEFAULT_PAGE
 
 
-def _ev(key: str) -> str:
-    return f"ev_attrs['{key}']"
-
-
-# Deduplicated root faults with their derived fields; `{where}` filters spans.
+# Deduplicated root faults with their derived fields; `{where}` filters fault rows by the
+# span's Timestamp, ServiceName and TraceId (the table's sort key: a key-range read).
 _ROOTS = f"""
 SELECT
     {n.C_TRACE_ID} AS run_id, {n.C_SPAN_ID} AS span_id, {n.C_SERVICE_NAME} AS connector,
-    toUnixTimestamp64Nano(ev_ts) AS ts_ns,
-    {_ev(sc.EXCEPTION_TYPE)} AS type,
-    if({_ev(sc.FAULT_URL)} != '', {_ev(sc.FAULT_URL)}, {n.C_HTTP_URL}) AS uri,
-    if({n.C_HTTP_HOST} != '', {n.C_HTTP_HOST}, domain(uri)) AS host,
-    if({_ev(sc.EXCEPTION_MESSAGE)} != '', {_ev(sc.EXCEPTION_MESSAGE)}, {n.C_STATUS_MESSAGE}) AS message,
-    if(toUInt16OrZero({_ev(sc.FAULT_STATUS_CODE)}) > 0, toUInt16OrZero({_ev(sc.FAULT_STATUS_CODE)}),
-       {n.C_HTTP_STATUS}) AS status_code,
-    if({n.C_FAILURE_CAUSE} != '', {n.C_FAILURE_CAUSE}, {_ev(sc.FAILURE_CAUSE)}) AS cause
-FROM {n.TRACES}
-ARRAY JOIN `{n.C_EVENTS_TIMESTAMP}` AS ev_ts, `{n.C_EVENTS_NAME}` AS ev_name, `{n.C_EVENTS_ATTRIBUTES}` AS ev_attrs
+    toUnixTimestamp64Nano({n.C_FAULT_TIMESTAMP}) AS ts_ns,
+    {n.C_FAULT_TYPE} AS type, {n.C_FAULT_URL} AS uri, {n.C_FAULT_HOST} AS host,
+    {n.C_FAULT_MESSAGE} AS message, {n.C_HTTP_STATUS} AS status_code, {n.C_FAILURE_CAUSE} AS cause
+FROM {n.FAULTS}
 {{where}}
 ORDER BY ts_ns ASC, span_id ASC
 LIMIT 1 BY run_id, type, message
@@ -74,8 +66,6 @@ _ROOT_COLUMNS = "run_id, span_id, connector, ts_ns, type, uri, host, message, st
 def _base_where(params: Params, scope: Scope) -> Conditions:
     where = Conditions(params)
     scope.apply(where)
-    where.add(f"has(`{n.C_EVENTS_NAME}`, '{sc.EXCEPTION_EVENT}')")
-    where.add(f"ev_name = '{sc.EXCEPTION_EVENT}'")
     return where
 
 
@@ -126,15 +116,18 @@ def _response_headers(client: Client, rows: list[tuple[Any, ...]]) -> dict[tuple
         f"{n.C_SPAN_ID} IN {params.bind(spans, 'Array(String)')}"
         f" OR ({FAILED_CALL} AND {n.C_PARENT_SPAN_ID} IN {params.bind(spans, 'Array(String)')})"
     )
-    where.add(
-        f"{n.C_TIMESTAMP} >= fromUnixTimestamp64Nano({params.bind(min(int(r[3]) for r in rows) - 3600 * 10**9, 'Int64')}, 'UTC')"
-    )
+    since = f"{n.C_TIMESTAMP} >= fromUnixTimestamp64Nano({params.bind(min(int(r[3]) for r in rows) - 3600 * 10**9, 'Int64')}, 'UTC')"
+    where.add(since)
     # The candidate spans (the faults and their failed call children) and their stored
-    # response headers in one round trip: the payload side is read by its primary key.
+    # response headers in one round trip. A payload row carries its span's Timestamp, so the
+    # same lower bound holds on the payload side: it prunes the payload table's day partitions
+    # (at 10M over 24 h, 36 granules in 23 parts -> 3 in 1), which its (ServiceName, TraceId,
+    # SpanId) key cannot, since a day's part holds about one granule per connector.
     links_sql = f"SELECT {n.C_TRACE_ID}, {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_TIMESTAMP} FROM {n.TRACES} {where.sql()}"
     payload = Conditions(params)
     payload.in_(n.C_SERVICE_NAME, services)
     payload.in_(n.C_TRACE_ID, traces)
+    payload.add(since)
     payload.add(f"{n.C_SPAN_ID} IN (SELECT {n.C_SPAN_ID} FROM ({links_sql}))")
     found = fetch(
         client,
@@ -165,29 +158,6 @@ def call_owners(
         if (tid, parent) in wanted:
             owner[(tid, parent)] = (tid, sid)
     return owner
-
-
-def payload_headers(
-    client: Client, rows: list[tuple[Any, ...]], owner: dict[tuple[str, str], tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, str]]:
-    """Response headers of each fault's owning span, from the payload table (admin keys only)."""
-    if not owner:
-        return {}
-    params = Params()
-    where = Conditions(params)
-    where.in_(n.C_SERVICE_NAME, sorted({r[2] for r in rows}))
-    where.in_(n.C_TRACE_ID, sorted({r[0] for r in rows}))
-    where.in_(n.C_SPAN_ID, sorted({s for _, s in owner.values()}))
-    payload = {
-        (tid, sid): dict(h)
-        for tid, sid, h in fetch(
-            client,
-            f"SELECT {n.C_TRACE_ID}, {n.C_SPAN_ID}, {n.C_RESPONSE_HEADERS} FROM {n.PAYLOADS} {where.sql()}",
-            params.values,
-            label="fault_headers",
-        )
-    }
-    return {fault: payload.get(call, {}) for fault, call in owner.items()}
 
 
 def roots_of_trace_sql(params: Params, bounds: TraceBounds, scope: Scope) -> str:

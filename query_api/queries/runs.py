@@ -36,9 +36,10 @@ from connlog.instrumentation import semconv as sc
 from connlog.query_api import cursor as cur
 from connlog.query_api.db import fetch
 from connlog.query_api.errors import not_found
-from connlog.query_api.models import Counters, Fault, OperationInfo, Page, RunDetail, RunSummary, StepRow
+from connlog.query_api.models import Counters, OperationInfo, Page, RunDetail, RunSummary
 from connlog.query_api.queries.common import (
     DEFAULT_PAGE,
+    InlineBounds,
     TimeRange,
     TraceBounds,
     attr,
@@ -46,9 +47,8 @@ from connlog.query_api.queries.common import (
     counters_of,
     newest_first,
     step_row,
-    within_trace_inline,
 )
-from connlog.query_api.queries.faults import call_owners, fault_row, payload_headers, roots_of_trace_sql
+from connlog.query_api.queries.faults import call_owners, fault_row, roots_of_trace_sql
 from connlog.query_api.scope import Scope
 from connlog.query_api.sqlbuild import Conditions, Params, ns_expr
 from connlog.query_api.timeutil import NS, iso, ms
@@ -291,157 +291,94 @@ def run_summary(client: Client, bounds: TraceBounds) -> RunSummary | None:
     return page.items[0] if page.items else None
 
 
-# The columns of `_run_spans`' rows: steps, root faults and failed calls of one run share
-# them (UNION ALL needs one shape); each kind fills what it has, the rest are type defaults.
-_SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("kind", "String"),
-    ("span_id", "String"),
-    ("parent_id", "String"),
-    ("ts_ns", "Int64"),
-    ("name", "String"),
-    ("message", "String"),
-    ("cause", "String"),
-    ("status", "String"),
-    ("duration", "UInt64"),
-    ("counters", "Array(UInt64)"),
-    ("rate_limited", "Bool"),
-    ("error_count", "UInt64"),
-    ("uri", "String"),
-    ("host", "String"),
-    ("status_code", "UInt16"),
-    ("connector", "String"),
+# A step span as `step_row` reads it.
+_STEP_COLUMNS = (
+    f"{n.C_SPAN_ID}, {ns_expr(n.C_TIMESTAMP)}, {n.C_STEP_NAME}, {n.C_DURATION}, {SPAN_STATUS},"
+    f" {n.C_STATUS_MESSAGE}, [{counter_exprs()}], {n.C_RATE_LIMITED},"
+    f" toUInt64OrZero({attr(sc.ERROR_COUNT)}), {n.C_FAILURE_CAUSE}"
 )
+# A root-fault row as `fault_row` reads it (the columns of `roots_of_trace_sql`).
+_FAULT_COLUMNS = "run_id, span_id, connector, ts_ns, type, uri, host, message, status_code, cause"
 
 
-def _branch(kind: str, exprs: dict[str, str], source: str) -> str:
-    cols = [f"'{kind}' AS kind"] + [
-        f"CAST({exprs[name]}, '{type_}') AS {name}"
-        if name in exprs
-        else f"defaultValueOfTypeName('{type_}') AS {name}"
-        for name, type_ in _SPAN_COLUMNS[1:]
-    ]
-    return f"SELECT {', '.join(cols)}\n{source}"
+def _detail_sql(run_id: str, scope: Scope) -> tuple[str, Params]:
+    """The run detail as one query: the run's row from `connector_runs` (grouped as in the
+    list), then its steps, root faults and, for admin keys, its failed calls and their stored
+    response headers, each one array of tuples from a one-row subquery (cross-joined, so
+    `EXPLAIN ESTIMATE` still sees every table the query reads).
 
-
-@dataclass
-class _RunSpans:
-    steps: list[StepRow]
-    faults: list[tuple[Any, ...]]  # root-fault rows as `fault_row` reads them
-    calls: list[tuple[str, str, str]]  # failed calls (trace, span, parent), in start order
-
-
-def _run_spans(client: Client, bounds: TraceBounds, scope: Scope) -> _RunSpans:
-    """Steps, root faults and (admin keys) failed calls of one run: one round trip.
-
-    Each part reads `otel_traces` within the run's bounds (a few granules); as one UNION ALL
-    they cost one query instead of three sequential ones.
+    Every part reads within the run's bounds, which the `WITH ... AS b` clause looks up in
+    the trace-id table inside the same query (`InlineBounds`): one round trip where there were
+    two sequential ones (row and bounds, then spans) and a third for admin keys when the run
+    had faults (the headers).
     """
+    bounds = InlineBounds.of(run_id, scope)
     params = Params()
-    where = Conditions(params)
-    bounds.apply(where)
-    base = where.joined()
-    step = {
-        "span_id": n.C_SPAN_ID,
-        "ts_ns": ns_expr(n.C_TIMESTAMP),
-        "name": n.C_STEP_NAME,
-        "message": n.C_STATUS_MESSAGE,
-        "cause": n.C_FAILURE_CAUSE,
-        "status": SPAN_STATUS,
-        "duration": n.C_DURATION,
-        "counters": f"[{counter_exprs()}]",
-        "rate_limited": n.C_RATE_LIMITED,
-        "error_count": f"toUInt64OrZero({attr(sc.ERROR_COUNT)})",
-    }
-    fault = {
-        "span_id": "span_id",
-        "ts_ns": "ts_ns",
-        "name": "type",
-        "message": "message",
-        "cause": "cause",
-        "uri": "uri",
-        "host": "host",
-        "status_code": "status_code",
-        "connector": "connector",
-    }
+    with_bounds = bounds.with_clause(params)
+
+    def within(extra: str) -> str:
+        where = Conditions(params)
+        bounds.apply(where)
+        where.add(extra)
+        return where.sql()
+
+    is_step = f"{n.C_ROLE} = '{sc.Role.STEP.value}'"
     parts = [
-        _branch("step", step, f"FROM {n.TRACES} WHERE {base} AND {n.C_ROLE} = '{sc.Role.STEP.value}'"),
-        _branch("fault", fault, f"FROM ({roots_of_trace_sql(params, bounds, scope)})"),
+        f"SELECT{_RUN_COLUMNS}\nFROM {n.RUNS} {within('1')}\nGROUP BY {n.C_TRACE_ID}",
+        f"SELECT groupArray(tuple({_STEP_COLUMNS})) AS steps FROM {n.TRACES} {within(is_step)}",
+        f"SELECT groupArray(tuple({_FAULT_COLUMNS})) AS faults FROM ({roots_of_trace_sql(params, bounds, scope)})",
     ]
     if scope.payloads:
-        call = {"span_id": n.C_SPAN_ID, "parent_id": n.C_PARENT_SPAN_ID, "ts_ns": ns_expr(n.C_TIMESTAMP)}
-        parts.append(_branch("call", call, f"FROM {n.TRACES} WHERE {base} AND {FAILED_CALL}"))
-    rows = fetch(client, "\nUNION ALL\n".join(parts), params.values, label="run_spans")
-    # UNION ALL keeps no order: every kind is start order, span id as the tiebreaker.
-    rows.sort(key=lambda r: (r[3], r[1]))
-    out = _RunSpans([], [], [])
-    for (
-        kind,
-        sid,
-        parent,
-        ts,
-        name,
-        message,
-        cause,
-        status,
-        dur,
-        counters,
-        rate_limited,
-        errors,
-        *fault_cols,
-    ) in rows:
-        uri, host, status_code, connector = fault_cols
-        if kind == "step":
-            out.steps.append(
-                step_row(sid, name, ts, dur, status, message, counters, rate_limited, errors, cause)
-            )
-        elif kind == "fault":
-            out.faults.append(
-                (bounds.trace_id, sid, connector, ts, name, uri, host, message, status_code, cause)
-            )
-        else:
-            out.calls.append((bounds.trace_id, sid, parent))
-    return out
-
-
-def _run_row(client: Client, run_id: str, scope: Scope) -> tuple[TraceBounds, RunSummary] | None:
-    """The run's bounds and its row from `connector_runs`, in one query (`within_trace_inline`):
-    typically one granule."""
-    with_bounds, where = within_trace_inline(run_id, scope)
-    sql = f"{with_bounds}SELECT b.1, b.2, b.3,{_RUN_COLUMNS}\nFROM {n.RUNS}\n{where.sql()}\nGROUP BY {n.C_TRACE_ID}"
-    rows = fetch(client, sql, where.params.values, label="run_row")
-    if not rows:
-        return None
-    services, start_s, end_s, *row = rows[0]
-    visible = tuple(sorted(str(s) for s in services if scope.allows(str(s))))
-    # Same bounds as `trace_bounds`: End is already max(start)+1s; one more second covers
-    # sub-second rounding of Start.
-    return TraceBounds(run_id, visible, (int(start_s) - 1) * NS, (int(end_s) + 1) * NS), _summary(tuple(row))
+        # The spans of the run that can hold a fault's response (`call_owners`: a failed call
+        # under the fault, else the fault's own span), each with its stored response headers.
+        # The payload side is the run's rows by primary key (ServiceName, TraceId) within its
+        # days: a granule or two whatever the number of rows, so it is read whole.
+        raised = f"has(`{n.C_EVENTS_NAME}`, '{sc.EXCEPTION_EVENT}')"
+        candidates = (
+            f"SELECT {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {ns_expr(n.C_TIMESTAMP)} AS ts, {FAILED_CALL} AS failed"
+            f" FROM {n.TRACES} {within(f'{FAILED_CALL} OR {raised}')}"
+        )
+        parts.append(
+            f"SELECT groupArray(tuple(c.{n.C_SPAN_ID}, c.{n.C_PARENT_SPAN_ID}, c.ts, c.failed, p.{n.C_RESPONSE_HEADERS}))"
+            f" AS calls FROM ({candidates}) AS c LEFT JOIN"
+            f" (SELECT {n.C_SPAN_ID}, {n.C_RESPONSE_HEADERS} FROM {n.PAYLOADS} {within('1')}) AS p"
+            f" ON c.{n.C_SPAN_ID} = p.{n.C_SPAN_ID}"
+        )
+    joined = "\nCROSS JOIN ".join(f"({part}) AS p{i}" for i, part in enumerate(parts))
+    return f"{with_bounds}SELECT *\nFROM {joined}", params
 
 
 def get_run(client: Client, run_id: str, scope: Scope) -> RunDetail:
-    """One run: summary, steps in start order, and root faults.
-
-    Two sequential queries (the run row with its bounds, then the run's spans), a third only
-    for admin keys when the run has faults (their response headers, from the payload table).
-    """
-    found = _run_row(client, run_id, scope)
-    if found is None:
+    """One run: summary, steps in start order, and root faults (with their response headers
+    for admin keys), in one query (`_detail_sql`)."""
+    sql, params = _detail_sql(run_id, scope)
+    rows = fetch(client, sql, params.values, label="run_detail")
+    if not rows:
         raise not_found(f"run {run_id}")
-    bounds, summary = found
-    spans = _run_spans(client, bounds, scope)
-    if summary.status == RUNNING and spans.steps:
+    width = len(rows[0]) - (3 if scope.payloads else 2)
+    run_cols, (step_rows, fault_rows, *admin) = rows[0][:width], rows[0][width:]
+    summary = _summary(tuple(run_cols))
+    # Every part in start order, span id as the tiebreaker (groupArray keeps no order).
+    steps = [
+        step_row(sid, name, ts, dur, status, message, counters, rate_limited, errors, cause)
+        for sid, ts, name, dur, status, message, counters, rate_limited, errors, cause in sorted(
+            step_rows, key=lambda r: (r[1], r[0])
+        )
+    ]
+    faults = sorted((tuple(r) for r in fault_rows), key=lambda r: (r[3], r[1]))
+    if summary.status == RUNNING and steps:
         # As `_fill_running_counters` does for the list, from the steps already read.
         summary.counters = Counters(
-            **{c: sum(getattr(st.counters, c) for st in spans.steps) for c in Counters.model_fields}
+            **{c: sum(getattr(st.counters, c) for st in steps) for c in Counters.model_fields}
         )
-        summary.error_count = sum(st.error_count for st in spans.steps)
-    headers = (
-        payload_headers(client, spans.faults, call_owners(spans.faults, spans.calls))
-        if scope.payloads and spans.faults
-        else None
-    )
-    faults: list[Fault] = [fault_row(r, headers) for r in spans.faults]
-    return RunDetail(run=summary, steps=spans.steps, faults=faults)
+        summary.error_count = sum(st.error_count for st in steps)
+    headers = None
+    if admin:
+        candidates = sorted(admin[0], key=lambda r: (r[2], r[0]))
+        links = [(run_id, str(sid), str(parent)) for sid, parent, _, failed, _ in candidates if failed]
+        stored = {(run_id, str(sid)): dict(h) for sid, _, _, _, h in candidates}
+        headers = {fault: stored.get(call, {}) for fault, call in call_owners(faults, links).items()}
+    return RunDetail(run=summary, steps=steps, faults=[fault_row(r, headers) for r in faults])
 
 
 __all__ = ["KIND_OPERATION", "KIND_SYNC", "NS", "RunFilters", "get_run", "list_runs", "run_summary"]

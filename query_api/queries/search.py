@@ -110,18 +110,22 @@ def _span_hits(client: Client, q: str, time: TimeRange, scope: Scope) -> dict[st
     return out
 
 
-def _span_of(client: Client, ids: list[str]) -> TimeRange:
-    """The time range covering these runs, from the trace-id lookup table (key look-ups)."""
+def _span_of(client: Client, ids: list[str], scope: Scope) -> tuple[TimeRange, Scope]:
+    """The time range covering these runs and their connectors (as a scope narrowed to them),
+    from the trace-id lookup table (key look-ups): the runs' rows are then read by connector,
+    time and trace id, the leading columns of `connector_runs`' sort key."""
     params = Params()
     rows = fetch(
         client,
-        f"SELECT toUnixTimestamp(min({n.C_START})), toUnixTimestamp(max({n.C_END})) FROM {n.TRACE_ID_TS}"
+        f"SELECT toUnixTimestamp(min({n.C_START})), toUnixTimestamp(max({n.C_END})),"
+        f" groupUniqArray({n.C_SERVICE_NAME}) FROM {n.TRACE_ID_TS}"
         f" WHERE {n.C_TRACE_ID} IN {params.bind(ids, 'Array(String)')}",
         params.values,
         label="search_bounds",
     )
-    start_s, end_s = rows[0]
-    return TimeRange(max(int(start_s) - 1, 0) * NS, (int(end_s) + 1) * NS)
+    start_s, end_s, services = rows[0]
+    narrowed = Scope(tuple(sorted(str(s) for s in services if scope.allows(str(s)))), scope.payloads)
+    return TimeRange(max(int(start_s) - 1, 0) * NS, (int(end_s) + 1) * NS), narrowed
 
 
 def search_runs(client: Client, q: str, time: TimeRange, scope: Scope) -> TimelineResult:
@@ -147,8 +151,8 @@ def search_runs(client: Client, q: str, time: TimeRange, scope: Scope) -> Timeli
     if not matched:
         return TimelineResult(query=q, scope=None, runs=[], spans=[])
     ids = sorted(matched)[: MAX_RUNS * 5]
-    bounds = _span_of(client, ids)
-    page = list_runs(client, RunFilters(time=bounds, run_ids=tuple(ids), limit=MAX_RUNS), scope)
+    bounds, connectors = _span_of(client, ids, scope)
+    page = list_runs(client, RunFilters(time=bounds, run_ids=tuple(ids), limit=MAX_RUNS), connectors)
     runs = [RunHit(run=r, matched=sorted(matched[r.run_id])) for r in page.items]
     records = [r for r in page.items if matched[r.run_id] & _RECORD_FIELDS]
     timeline = _timeline(client, q, records, bounds, scope) if records else []

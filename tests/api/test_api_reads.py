@@ -8,6 +8,7 @@ every part is one granule, so ratios are checked in the benchmark, not here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -65,7 +66,7 @@ def test_drill_downs_start_from_the_trace_id_lookup(api: ApiEnv, api_db: Client)
     t = api.truth[1]
     stats = _reads(lambda: get_trace(api_db, t.run_id, VIEWER))
     assert stats.per_query[0][0] == "trace_bounds" and n.TRACE_ID_TS in stats.granule_rows
-    total = int(api_db.command(f"SELECT count() FROM {n.TRACES}"))
+    total = int(api_db.query(f"SELECT count() FROM {n.TRACES}").result_rows[0][0])
     assert 0 < stats.granule_rows[n.TRACES] <= total * 3
 
 
@@ -73,17 +74,33 @@ def _tables(stats: ReadStats, *labels: str) -> set[str]:
     return {table for label, table, _ in stats.query_tables if label in labels}
 
 
-def test_run_detail_is_two_queries_then_payloads_for_admin_faults(api: ApiEnv, api_db: Client) -> None:
-    """The run row (bounds from the trace-id table as a scalar subquery), then one read of its
-    spans; an admin key adds only the fault headers from the payload table."""
+def test_run_detail_is_one_query_and_admin_keys_add_the_payload_table(api: ApiEnv, api_db: Client) -> None:
+    """The run row, steps and root faults (`connector_faults`, migration 7) in one query, within
+    the run's bounds (the trace-id table as a scalar subquery, which `EXPLAIN ESTIMATE` does not
+    list); an admin key's fault headers come from the payload table in that same query, a
+    viewer's never touch it."""
     t = next(t for t in api.truth if t.status == "error")
     viewer = _reads(lambda: get_run(api_db, t.run_id, VIEWER))
-    assert [q[0] for q in viewer.per_query] == ["run_row", "run_spans"]
-    assert _tables(viewer, "run_row") == {n.RUNS}
-    assert _tables(viewer, "run_spans") == {n.TRACES}
+    assert [q[0] for q in viewer.per_query] == ["run_detail"]
+    assert _tables(viewer, "run_detail") == {n.RUNS, n.TRACES, n.FAULTS}
     admin = _reads(lambda: get_run(api_db, t.run_id, FULL))
-    assert [q[0] for q in admin.per_query] == ["run_row", "run_spans", "fault_headers"]
-    assert _tables(admin, "fault_headers") == {n.PAYLOADS}
+    assert [q[0] for q in admin.per_query] == ["run_detail"]
+    assert _tables(admin, "run_detail") == {n.RUNS, n.TRACES, n.FAULTS, n.PAYLOADS}
+
+
+def test_run_detail_faults_carry_the_same_headers_as_the_faults_list(api: ApiEnv, api_db: Client) -> None:
+    """The headers read inside the run detail query are those the faults list reads its own way
+    (`faults.fault_headers`): the failed call's under each fault, else the fault span's own."""
+    time = TimeRange(api.start_ns - 10**9)
+    failed = [t for t in api.truth if t.status == "error"]
+    with_headers = 0
+    for t in failed:
+        detail = get_run(api_db, t.run_id, FULL)
+        listed = list_faults(api_db, FaultFilters(time=time, run_id=t.run_id, limit=500), FULL).items
+        assert sorted(detail.faults, key=lambda f: f.span_id) == sorted(listed, key=lambda f: f.span_id)
+        with_headers += sum(1 for f in detail.faults if f.response_headers)
+        assert all(f.response_headers is None for f in get_run(api_db, t.run_id, VIEWER).faults)
+    assert with_headers  # the comparison covered faults that have stored headers
 
 
 _RUN_LABELS = ("list_runs", "running_counters")
@@ -95,7 +112,7 @@ def test_finished_runs_are_listed_and_searched_without_reading_otel_traces(
 ) -> None:
     time = TimeRange(api.start_ns - 10**9)
     for status in ("ok", "error"):
-        stats = _reads(lambda status=status: list_runs(api_db, RunFilters(time=time, status=status), FULL))
+        stats = _reads(partial(list_runs, api_db, RunFilters(time=time, status=status), FULL))
         assert stats.granule_rows.keys() == {n.RUNS}, status
     # A record only finished runs touched: building the run hits reads connector_runs only.
     running = {t.run_id for t in api.truth if t.status == "running"}

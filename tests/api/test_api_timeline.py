@@ -26,7 +26,8 @@ from connlog.collector.schema import names as n
 from connlog.collector.store import connect
 from connlog.query_api import paths
 from connlog.query_api.app import create_app
-from connlog.query_api.db import collect_stats
+from connlog.query_api.db import collect_stats, fetch
+from connlog.query_api.queries import search as search_module
 from connlog.query_api.queries.common import TimeRange
 from connlog.query_api.queries.search import search_runs
 from connlog.query_api.scope import FULL
@@ -166,8 +167,19 @@ def test_timeline_keeps_to_the_keys_connectors(story_env: StoryEnv) -> None:
     assert {h.run.connector for h in scoped.runs} == {SCOPED_CONNECTOR}
 
 
-def test_timeline_reads_only_the_entity_spans_of_the_runs_found(story_env: StoryEnv) -> None:
-    """One more query, on `otel_traces` only (never payloads), and none for a non-record match."""
+def test_timeline_reads_only_the_entity_spans_of_the_runs_found(
+    story_env: StoryEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One more query, on `otel_traces` only (never payloads), and none for a non-record match.
+    It reads typed columns only: the reason is `EntityReason` (migration 6), not the
+    attribute map, which would be decompressed whole for every granule it touches."""
+    sent: dict[str, str] = {}
+
+    def recording_fetch(client: Any, sql: str, params: dict[str, Any], *, label: str = "") -> Any:
+        sent[label] = sql
+        return fetch(client, sql, params, label=label)
+
+    monkeypatch.setattr(search_module, "fetch", recording_fetch)
     client = connect(story_env.settings)
     try:
         with collect_stats(estimate=True) as stats:
@@ -175,6 +187,8 @@ def test_timeline_reads_only_the_entity_spans_of_the_runs_found(story_env: Story
         assert len(found.timeline) == len(STORY)
         timeline = [(label, table) for label, table, _ in stats.query_tables if label == "search_timeline"]
         assert timeline == [("search_timeline", n.TRACES)]
+        assert n.C_ENTITY_REASON in sent["search_timeline"]
+        assert n.C_SPAN_ATTRIBUTES not in sent["search_timeline"]
         assert n.PAYLOADS not in stats.granule_rows
         with collect_stats() as stats:
             search_runs(client, "story-skip", TimeRange(0), FULL)

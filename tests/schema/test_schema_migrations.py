@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +28,8 @@ FROZEN = {
     3: "90760693aceda611990160b59844271809b5c3af059d3b7250a8f8a0d245711c",
     4: "426fee07f784990d22aeb6b598cad6b6484f5f89a6548f50e22b609aba271905",
     5: "197a35d3905129e627c3e28bc498e31673ff5629870f427c6ddf72ec389e73df",
+    6: "34898dd2001fc90c36b13d75d0947e4b025212db4c95ef1492ca37ddd132dbb8",
+    7: "f09ca1698a23c148cfb0de4629a1ec98fab0aaf6e573636bfc0b735ceddabdc3",
 }
 
 
@@ -39,15 +42,20 @@ def test_unknown_placeholder_is_an_error() -> None:
         render("SELECT 1 FROM ${dbx}.t", Settings())
 
 
-# Additive migrations and the tables they ALTER: on a cluster, each `_local` table and its
-# Distributed table get the columns, every statement runs ON CLUSTER, and the view that
-# fills connector_runs is re-pointed with MODIFY QUERY.
-ADDITIVE = [(4, (n.TRACES, n.RUNS)), (5, (n.RUNS,))]
+# Additive migrations, the tables they ALTER and the view they re-point with MODIFY QUERY
+# (None: the new columns are DEFAULT expressions, filled without a change to the view): on a
+# cluster, each `_local` table and its Distributed table get the columns and every statement
+# runs ON CLUSTER.
+ADDITIVE: list[tuple[int, tuple[str, ...], str | None]] = [
+    (4, (n.TRACES, n.RUNS), n.RUNS_MV),
+    (5, (n.RUNS,), n.RUNS_MV),
+    (6, (n.TRACES,), None),
+]
 
 
-@pytest.mark.parametrize(("version", "altered"), ADDITIVE)
+@pytest.mark.parametrize(("version", "altered", "view"), ADDITIVE)
 def test_additive_migration_cluster_variant_alters_local_and_distributed_tables(
-    version: int, altered: tuple[str, ...]
+    version: int, altered: tuple[str, ...], view: str | None
 ) -> None:
     migration = MIGRATIONS[version - 1]
     single = migration.statements(Settings())
@@ -59,7 +67,11 @@ def test_additive_migration_cluster_variant_alters_local_and_distributed_tables(
     for table in altered:
         assert any(s.startswith(f"ALTER TABLE connlog.{table}_local ON CLUSTER prod") for s in cluster)
         assert any(s.startswith(f"ALTER TABLE connlog.{table} ON CLUSTER prod") for s in cluster)
-    assert any(s.startswith(f"ALTER TABLE connlog.{n.RUNS_MV} ON CLUSTER prod MODIFY QUERY") for s in cluster)
+    modified = [s for s in cluster if " MODIFY QUERY" in s]
+    if view is None:
+        assert not modified
+    else:
+        assert any(s.startswith(f"ALTER TABLE connlog.{view} ON CLUSTER prod MODIFY QUERY") for s in modified)
 
 
 def _span(ts: dt.datetime, trace: str, span: str, role: str, attrs: dict[str, str]) -> list[object]:
@@ -160,6 +172,56 @@ def test_database_at_migration_4_upgrades_keeping_rows_and_fills_run_kind_column
         assert apply_schema(client, settings) == []
     finally:
         client.command("DROP DATABASE IF EXISTS t_upgrade_5 SYNC")
+        client.close()
+
+
+def test_database_at_migration_5_upgrades_writing_entity_reason_into_old_parts(
+    base_settings: Settings,
+) -> None:
+    """Created at migration 5 with entity spans, upgraded: every row is kept, old parts get
+    `EntityReason` written into them (MATERIALIZE), new rows fill it on insert."""
+    settings = replace(base_settings, database="t_upgrade_6")
+    client = connect(settings)
+    try:
+        _create_at(client, settings, 5)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        cols = list(n.TRACES_INGEST_COLUMNS)
+        old = [
+            _span(now, "a" * 32, "1" * 16, sc.Role.ENTITY, {sc.ENTITY_REASON: "archived in source"}),
+            _span(now, "a" * 32, "2" * 16, sc.Role.ENTITY, {sc.ENTITY_ACTION: "create"}),
+            _span(now, "a" * 32, "3" * 16, sc.Role.RUN, {sc.RUN_STATUS: "ok"}),
+        ]
+        client.insert(n.TRACES_INGEST, old, column_names=cols)
+        assert apply_schema(client, settings) == _upgrades_after(5)
+        new = _span(now, "b" * 32, "4" * 16, sc.Role.ENTITY, {sc.ENTITY_REASON: "missing email"})
+        client.insert(n.TRACES_INGEST, [new], column_names=cols)
+        spans = client.query(
+            f"SELECT {n.C_SPAN_ID}, {n.C_ROLE}, {n.C_ENTITY_REASON} FROM {n.TRACES} ORDER BY {n.C_SPAN_ID}"
+        ).result_rows
+        assert spans == [
+            ("1" * 16, "entity", "archived in source"),
+            ("2" * 16, "entity", ""),
+            ("3" * 16, "run", ""),
+            ("4" * 16, "entity", "missing email"),
+        ]
+        # The mutation runs in the background: once done, every part holds the column itself.
+        where = "database = {d:String} AND table = {t:String}"
+        args = {"d": settings.database, "t": n.TRACES}
+        for _ in range(300):
+            if not client.query(
+                f"SELECT count() FROM system.mutations WHERE {where} AND NOT is_done", parameters=args
+            ).result_rows[0][0]:
+                break
+            time.sleep(0.1)
+        parts = client.query(
+            f"SELECT name, has(groupArray(column), {{c:String}}) FROM system.parts_columns"
+            f" WHERE {where} AND active GROUP BY name",
+            parameters={**args, "c": n.C_ENTITY_REASON},
+        ).result_rows
+        assert parts and all(has for _, has in parts), parts
+        assert apply_schema(client, settings) == []
+    finally:
+        client.command("DROP DATABASE IF EXISTS t_upgrade_6 SYNC")
         client.close()
 
 
