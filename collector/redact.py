@@ -50,6 +50,9 @@ _BODY_KEYS: Final = {
 }
 _HEADER_PREFIXES: Final = (sc.HTTP_REQUEST_HEADER_PREFIX, sc.HTTP_RESPONSE_HEADER_PREFIX)
 _CACHE_MAX: Final = 50_000
+# Values up to this length are remembered (short values repeat: names, statuses, ids of a
+# run; long ones rarely do, and would hold memory).
+_MEMO_MAX_LENGTH: Final = 256
 
 _SPAN_MAPS: Final = ("SpanAttributes", "ResourceAttributes")
 _SPAN_MAP_LISTS: Final = ("Events.Attributes", "Links.Attributes")
@@ -93,12 +96,20 @@ class ServerRedaction:
 
     Maps are replaced, never mutated (rows of one resource share one dict), and each
     distinct map object is redacted once per batch.
+
+    What it skips, and why that cannot change an output: every `Redactor` method is a
+    pure function of its arguments and the (immutable) config. So the storable form of a
+    short attribute value is remembered by (key, value) and reused while the same pair
+    recurs (roles, step names, statuses, counts, content types, auth headers, URL
+    templates: most attributes of most spans); bodies are not (their rule reads sibling
+    attributes, and long values rarely repeat).
     """
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
         self._text_cache: dict[str, str] = {}
         self._rules: dict[str, tuple[str, str]] = {}  # attribute key -> its rule (keys repeat)
+        self._memo: dict[tuple[str, str], str] = {}  # (key, short value) -> storable value
 
     def __call__(self, batch: ColumnBatch) -> ColumnBatch:
         maps: tuple[str, ...]
@@ -129,8 +140,12 @@ class ServerRedaction:
 
     def attributes(self, attrs: dict[str, str]) -> dict[str, str]:
         out: dict[str, str] | None = None
+        memo = self._memo
         for k, v in attrs.items():
-            new = self.value(k, v, attrs)
+            # (a long value is never remembered: hashing it would cost more than a miss)
+            new = memo.get((k, v)) if len(v) <= _MEMO_MAX_LENGTH else None
+            if new is None:
+                new = self._value(k, v, attrs)
             if new != v:
                 if out is None:
                     out = dict(attrs)
@@ -139,6 +154,10 @@ class ServerRedaction:
 
     def value(self, key: str, value: str, attrs: Mapping[str, str]) -> str:
         """The storable form of attribute `key`'s `value` (`attrs`: its siblings)."""
+        cached = self._memo.get((key, value)) if len(value) <= _MEMO_MAX_LENGTH else None
+        return self._value(key, value, attrs) if cached is None else cached
+
+    def _value(self, key: str, value: str, attrs: Mapping[str, str]) -> str:
         if not value:
             return value
         rule = self._rules.get(key)
@@ -148,24 +167,23 @@ class ServerRedaction:
             rule = self._rules[key] = _rule_for(key)
         kind, arg = rule
         r = self.redactor
-        if kind == _OTHER:
-            if len(value) > 256:
-                return r.attribute(key, value)
-            cache_key = key + "\x00" + value
-            cached = self._text_cache.get(cache_key)
-            if cached is None:
-                cached = r.attribute(key, value)
-                self._remember(cache_key, cached)
-            return cached
-        if kind == _HEADER:
-            return r.header(arg, value)
         if kind == _BODY:
             ctype_key, truncated_key, header_prefix = _BODY_KEYS[key]
             ctype = attrs.get(ctype_key) or attrs.get(header_prefix + "content-type") or ""
             return r.body(value, ctype, complete=attrs.get(truncated_key, "false") != "true")
-        if kind == _URL:
-            return r.url(value)
-        return r.query(value)
+        if kind == _OTHER:
+            out = r.attribute(key, value)
+        elif kind == _HEADER:
+            out = r.header(arg, value)
+        elif kind == _URL:
+            out = r.url(value)
+        else:
+            out = r.query(value)
+        if len(value) <= _MEMO_MAX_LENGTH:
+            if len(self._memo) >= _CACHE_MAX:
+                self._memo.clear()
+            self._memo[key, value] = out
+        return out
 
     def text(self, value: str) -> str:
         if not value:

@@ -30,7 +30,9 @@ The name patterns are regular expressions (case-insensitive, searched within the
 a connector extends them with `init(redact_headers=..., redact_keys=...)` and can drop
 the built-in ones with `init(redact_defaults=False)` (shapes stay: they are not names).
 Every pass is one compiled regular expression; cheap prechecks skip passes whose trigger
-character is absent, so a payload with nothing secret costs a few scans.
+character is absent, so a payload with nothing secret costs a few scans. On long texts the
+literal hints are found in one pass (`redaction_scan.NeedleScan`, RE2 when installed), and
+a text with none of them at all (`_GATE`) skips every pass but the registered secrets.
 """
 
 # The SDK must never raise into the connector: its hooks catch broadly on purpose.
@@ -47,6 +49,7 @@ from functools import lru_cache
 from typing import Final
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
 
+from connlog.instrumentation.redaction_scan import RE2_MIN_LENGTH, NeedleScan
 from connlog.instrumentation.semconv import REDACTED_PREFIX, redacted
 
 # Header names always redacted (exact, lower-case), whatever the patterns say.
@@ -196,6 +199,26 @@ _KEY_HINTS: Final = (
 # key=value pass; shorter ones are cheaper to scan directly.
 _HINT_MIN_LENGTH: Final = 512
 _PATH_HINTS: Final = ("/services/", "/bot", "/webhooks/")
+_KEY_SCAN: Final = NeedleScan(_KEY_HINTS)
+_TOKEN_SCAN: Final = NeedleScan(_TOKEN_HINTS)
+_KEY_HINT_SET: Final = frozenset(_KEY_HINTS)
+_TOKEN_HINTS_LOWER: Final = frozenset(h.lower() for h in _TOKEN_HINTS)
+_REDACTED_TOKEN: Final = redacted("token")
+_REDACTED_PRIVATE_KEY: Final = redacted("private-key")
+# Every literal a check in `_text` / `_shapes` looks for, lower-cased, found in the
+# lower-cased text in one pass. `needle in text` implies `needle.lower() in text.lower()`
+# (the other checks are on the lower-cased text already), and the replacements the passes
+# make ("[REDACTED:...]") never create a needle, so a check whose needle `_GATE` did not
+# find is false and is skipped; with none found every pass is (only the registered
+# secrets run first). Custom name patterns are not literals: their pass is not gated.
+_GATE: Final = NeedleScan(
+    tuple(
+        dict.fromkeys(
+            h.lower()
+            for h in (*_KEY_HINTS, "bearer", "basic", *_TOKEN_HINTS, "-----BEGIN", "://", *_PATH_HINTS)
+        )
+    )
+)
 # The shortest token `_TOKENS` matches (`xoxb-` + 10).
 _MIN_TOKEN_LENGTH: Final = 15
 # Tokens as URL path segments: (kept prefix, secret) pairs.
@@ -322,6 +345,9 @@ class Redactor:
         # `in` per variant before the regex: a literal search runs in C at memchr speed,
         # an alternation of literals is tried position by position.
         self._secret_probes = tuple(ordered)
+        # Whether `_GATE` decides for the name passes too: only the built-in patterns are
+        # implied by literal hints (see `_KEY_HINTS`).
+        self._gated = not (config.key_patterns or config.header_patterns)
         self.is_sensitive_header = lru_cache(maxsize=1024)(self._is_sensitive_header)
         self.is_sensitive_key = lru_cache(maxsize=4096)(self._is_sensitive_key)
         self._soft_kind = lru_cache(maxsize=4096)(self._soft_key_kind)
@@ -371,17 +397,21 @@ class Redactor:
         """Replace well-known token formats, PEM private keys and `Bearer` / `Basic` values."""
         return self._shapes(text, text.lower()) if text else text
 
-    def _shapes(self, text: str, low: str) -> str:
-        """`shapes`, with `low` the lower-cased text (computed once by the caller)."""
-        if "-----BEGIN" in text:
-            text = _PEM.sub(redacted("private-key"), text)
-        if "bearer" in low or "basic" in low:
+    def _shapes(self, text: str, low: str, found: frozenset[str] | None = None) -> str:
+        """`shapes`, with `low` the lower-cased text (computed once by the caller) and
+        `found` the `_GATE` needles in `low` (None: not known)."""
+        if (found is None or "-----begin" in found) and "-----BEGIN" in text:
+            text = _PEM.sub(_REDACTED_PRIVATE_KEY, text)
+        if (found is None or "bearer" in found or "basic" in found) and ("bearer" in low or "basic" in low):
             text = _BEARER.sub(_bearer_sub, text)
         if len(text) < _MIN_TOKEN_LENGTH:
             return text
-        if len(text) > _HINT_MIN_LENGTH and not any(h in text for h in _TOKEN_HINTS):
+        if found is not None and found.isdisjoint(_TOKEN_HINTS_LOWER):
+            return text  # neither `PEM` nor `Bearer` replacements add a token hint
+        # Every `_TOKENS` alternative starts with one of `_TOKEN_HINTS`.
+        if len(text) > _HINT_MIN_LENGTH and not _TOKEN_SCAN.any_in(text):
             return text
-        return _TOKENS.sub(redacted("token"), text)
+        return _TOKENS.sub(_REDACTED_TOKEN, text)
 
     def header(self, name: str, value: str) -> str:
         """The recordable form of one header value: by name, then by value."""
@@ -451,16 +481,36 @@ class Redactor:
         """Redact free text: log messages, exception messages, stack traces, SQL, headers."""
         return self._text(text, None)
 
-    def _text(self, text: str, hinted: bool | None) -> str:
-        """`text`; `hinted`: whether a key hint is present (None: find out)."""
+    def _text(
+        self,
+        text: str,
+        hinted: bool | None,
+        low: str | None = None,
+        found: frozenset[str] | None = None,
+    ) -> str:
+        """`text`; `hinted`: whether a key hint is present (None: find out). A caller that
+        has them passes `low` (the lower-cased `text`) and `found` (`_GATE` on `low`)."""
         if not text:
             return text
-        text = self.secrets(text)
-        low = text.lower()
-        text = self._shapes(text, low)
-        if "://" in text:
+        redacted_text = self.secrets(text)
+        if redacted_text is not text:
+            low, found = None, None
+        text = redacted_text
+        if found is None and len(text) >= RE2_MIN_LENGTH:
+            found = _GATE.found_in_lowered(text, low)
+        if found is not None and not found and self._gated and hinted is not True:
+            return text  # nothing any pass below is gated on (see `_GATE`)
+        if low is None:
+            low = text.lower()
+        if found is not None:
+            # Every check below is `needle in ...` for a needle whose lower-cased form is
+            # in `_GATE`: it can only hold when `found` has that form (see `_GATE`).
+            if hinted is None and self._gated:
+                hinted = self._key_re is not None and not found.isdisjoint(_KEY_HINT_SET)
+        text = self._shapes(text, low, found)
+        if (found is None or "://" in found) and "://" in text:
             text = self._urls(text)
-        elif any(h in text for h in _PATH_HINTS):
+        elif (found is None or not found.isdisjoint(_PATH_HINTS)) and any(h in text for h in _PATH_HINTS):
             text = _PATH_TOKENS.sub(_path_sub, text)  # a path without its URL (url.path)
         if not ("=" in text or ":" in text or "<" in text or "'" in text):
             return text  # every key-based pass below needs one of these
@@ -534,7 +584,12 @@ class Redactor:
                 starts.add(n - m.end(1))
         else:
             low = text.lower()
-            for hint in _KEY_HINTS:
+            if len(low) != len(text):
+                # U+0130 (İ) lower-cases to two characters, which shifted every position
+                # after it (a key after it was missed, or an index ran past the text);
+                # it is kept as is so positions in `low` are positions in `text`.
+                low = text.replace("\u0130", "\x00").lower().replace("\x00", "\u0130")
+            for hint in _KEY_SCAN.which_in(low):
                 i = low.find(hint)
                 while i != -1:
                     j = i
@@ -565,6 +620,12 @@ class Redactor:
             if m is None:
                 continue
             key = m.group(2)
+            if not (
+                self.is_sensitive_key(key)
+                or self._soft_kind(key)
+                or ("-" in key and self.is_sensitive_header(key))
+            ):
+                continue  # no value of this key is hidden (the test below), so skip finding it
             span = _value_span(text, m.end())
             if span is None:
                 continue
@@ -606,12 +667,14 @@ class Redactor:
     def json_value(self, value: object, oauth: bool = False) -> tuple[object, bool]:
         """Redact a decoded JSON document: values under sensitive keys at any depth and
         `{"name": <sensitive>, "value": ...}` pairs (string values: see `body`)."""
+        # Scalars are copied inline rather than through a call that returns them unchanged:
+        # the walk visits every value of the document.
         if isinstance(value, dict):
             oauth = oauth or "grant_type" in value
             changed = False
             out: dict[str, object] = {}
-            pair_hidden = self._pair_hidden(value)
             is_pair = _PAIR_VALUE_KEY in value
+            pair_hidden = is_pair and self._pair_hidden(value)
             for k, v in value.items():
                 if is_pair and k in _PAIR_NAME_KEYS and isinstance(v, str):
                     hide = False  # the name of a name/value pair: decided for "value"
@@ -623,13 +686,21 @@ class Redactor:
                 if hide and not (isinstance(v, str) and v.startswith(REDACTED_PREFIX)):
                     out[k] = redacted("json:" + str(k).lower()[:64])
                     changed = True
-                else:
+                elif isinstance(v, (dict, list)):
                     out[k], c = self.json_value(v, oauth)
                     changed = changed or c
+                else:
+                    out[k] = v
             return out, changed
         if isinstance(value, list):
-            items = [self.json_value(v, oauth) for v in value]
-            return [i[0] for i in items], any(i[1] for i in items)
+            items: list[object] = []
+            changed = False
+            for v in value:
+                if isinstance(v, (dict, list)):
+                    v, c = self.json_value(v, oauth)
+                    changed = changed or c
+                items.append(v)
+            return items, changed
         return value, False
 
     def _pair_hidden(self, obj: dict[object, object]) -> bool:
@@ -651,13 +722,13 @@ class Redactor:
             return False
         if self.config.key_patterns or self.config.header_patterns:
             return True
-        return any(h in low for h in _KEY_HINTS)
+        return _KEY_SCAN.any_in(low)
 
     def _json_needs_walk(self, text: str) -> bool:
         """Whether a JSON text has a key whose value must go (else the text pass suffices)."""
-        keys = set(_JSON_KEY.findall(text))
         if "\\" in text:
             return True
+        keys = set(_JSON_KEY.findall(text))
         if any(self.is_sensitive_key(k) for k in keys):
             return True
         if _PAIR_VALUE_KEY in keys and any(k in keys for k in _PAIR_NAME_KEYS):
@@ -675,7 +746,13 @@ class Redactor:
         """
         ctype = content_type.lower()
         if "json" in ctype and complete:
-            hinted = self._hinted(text.lower())
+            low: str | None = None
+            found = _GATE.found_in_lowered(text) if self._gated and len(text) >= RE2_MIN_LENGTH else None
+            if found is None:
+                low = text.lower()
+                hinted = self._hinted(low)
+            else:  # what `_hinted` says, from the needles found (key hints are `_GATE` needles)
+                hinted = self._key_re is not None and not found.isdisjoint(_KEY_HINT_SET)
             if hinted and self._json_needs_walk(text):
                 try:
                     doc = json.loads(text)
@@ -684,7 +761,8 @@ class Redactor:
                 doc, changed = self.json_value(doc)
                 if changed:
                     text = json.dumps(doc, ensure_ascii=False)
-            return self._text(text, hinted)
+                    return self._text(text, hinted)
+            return self._text(text, hinted, low, found)
         if "x-www-form-urlencoded" in ctype:
             return self.query(text)
         return self.text(text)

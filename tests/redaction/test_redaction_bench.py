@@ -16,6 +16,10 @@ def test_bench_compares_old_and_new_on_the_same_inputs() -> None:
     for row in res["inputs"].values():
         assert row["old_us"] > 0 and row["new_us"] > 0 and row["new_over_old"] is not None
     assert res["one_http_call"]["new_over_old"] is not None
+    server = res["server"]
+    assert server["n_spans"] > 0 and server["n_logs"] > 0
+    for signal in ("spans", "logs"):
+        assert server[signal]["old_us_per_item"]["p50"] > 0 and server[signal]["new_us_per_item"]["p50"] > 0
 
 
 def test_old_redactor_is_loaded_from_git_not_from_the_tree() -> None:
