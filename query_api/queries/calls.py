@@ -29,9 +29,10 @@ from connlog.query_api.queries.common import (
     TraceBounds,
     attr,
     trace_bounds,
+    within_trace_inline,
 )
 from connlog.query_api.queries.status_filter import StatusFilter
-from connlog.query_api.queries.tree import RunTree, run_tree
+from connlog.query_api.queries.tree import TREE_COLUMNS, TREE_WIDTH, RunTree, run_tree, tree_from_rows
 from connlog.query_api.scope import Scope
 from connlog.query_api.sqlbuild import Conditions, Params, like_contains, ns_expr, ts_param
 from connlog.query_api.timeutil import NS, iso, ms
@@ -255,6 +256,28 @@ def list_calls(client: Client, f: CallFilters, scope: Scope) -> Page[CallRow]:
         for item in result.items:  # each matched for this user, most through its record or run
             item.enduser = item.enduser or f.enduser
     return result
+
+
+def run_calls_and_tree(
+    client: Client, run_id: str, scope: Scope, limit: int
+) -> tuple[Page[CallRow], RunTree]:
+    """A run's calls, newest `limit` as `list_calls` with `run` pages them, and its span tree
+    (`tree.tree_of`), from one read of the run's spans.
+
+    The run screen shows both, and they are two reads of the same rows; on the embedded
+    engine queries run one at a time, so a second round trip costs its whole ~20 ms even
+    when issued in parallel. An unknown or out-of-scope run gives an empty page and tree.
+    """
+    with_bounds, where = within_trace_inline(run_id, scope)
+    rows = fetch(
+        client,
+        f"{with_bounds}SELECT {TREE_COLUMNS}, {_CALL_COLUMNS} FROM {n.TRACES} {where.sql()}",
+        where.params.values,
+        label="run_calls_and_tree",
+    )
+    calls = [_call(r[TREE_WIDTH:]) for r in rows if r[2] in CALL_ROLES]
+    calls.sort(key=lambda c: (c.start_ns, c.call_id), reverse=True)
+    return page_of(calls, limit), tree_from_rows(rows)
 
 
 def page_of(calls: list[CallRow], limit: int) -> Page[CallRow]:

@@ -1,4 +1,5 @@
-"""One step (`get_step`) and its pages, each with the HTTP calls that fetched it (retries included).
+"""A step's pages, each with the HTTP calls that fetched it (retries included; the step's own
+row is `runs.get_run_and_step`).
 
 Page spans carry counters; method, URL, status, retry count and rate-limit headroom come
 from their HTTP child calls: the last call is the one whose answer was used, earlier ones
@@ -17,14 +18,12 @@ from connlog.collector.schema.concepts import SPAN_STATUS
 from connlog.instrumentation import semconv as sc
 from connlog.query_api import cursor as cur
 from connlog.query_api.db import fetch
-from connlog.query_api.errors import not_found
-from connlog.query_api.models import Counters, Page, PageRow, StepRow
+from connlog.query_api.models import Counters, Page, PageRow
 from connlog.query_api.queries.common import (
     DEFAULT_PAGE,
     attr,
     counter_exprs,
     counters_of,
-    step_row,
     within_trace,
     within_trace_inline,
 )
@@ -33,33 +32,6 @@ from connlog.query_api.sqlbuild import ns_expr
 from connlog.query_api.timeutil import iso, ms
 
 _CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
-
-
-def get_step(client: Client, run_id: str, step_id: str, scope: Scope) -> StepRow:
-    """The row of one step span: name, status, counters, cause.
-
-    What the step screen shows above its pages. `get_run` would also read every step, the
-    run's root faults and failed calls; this reads the one span, by its id, within the run's
-    bounds, in one round trip: the bounds `within_trace` reads (connectors and time range from
-    `otel_traces_trace_id_ts`) come as a scalar subquery, which ClickHouse evaluates before
-    index analysis, as `get_run`'s run row does. 404 when the run is unknown or out of scope,
-    or has no such step.
-    """
-    with_bounds, where = within_trace_inline(run_id, scope)
-    where.eq(n.C_ROLE, sc.Role.STEP.value)
-    where.eq(n.C_SPAN_ID, step_id)
-    rows = fetch(
-        client,
-        f"{with_bounds}SELECT {ns_expr(n.C_TIMESTAMP)}, {n.C_STEP_NAME}, {SPAN_STATUS}, {n.C_STATUS_MESSAGE},"
-        f" {n.C_DURATION}, {n.C_RATE_LIMITED}, toUInt64OrZero({attr(sc.ERROR_COUNT)}), {n.C_FAILURE_CAUSE},"
-        f" {counter_exprs()} FROM {n.TRACES} {where.sql()} LIMIT 1",
-        where.params.values,
-        label="step",
-    )
-    if not rows:
-        raise not_found(f"step {step_id} in run {run_id}")
-    ts, name, status, message, dur, rate_limited, errors, cause, *counters = rows[0]
-    return step_row(step_id, name, ts, dur, status, message, counters, rate_limited, errors, cause)
 
 
 def list_pages(

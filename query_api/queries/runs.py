@@ -36,7 +36,7 @@ from connlog.instrumentation import semconv as sc
 from connlog.query_api import cursor as cur
 from connlog.query_api.db import fetch
 from connlog.query_api.errors import not_found
-from connlog.query_api.models import Counters, OperationInfo, Page, RunDetail, RunSummary
+from connlog.query_api.models import Counters, OperationInfo, Page, RunDetail, RunSummary, StepRow
 from connlog.query_api.queries.common import (
     DEFAULT_PAGE,
     InlineBounds,
@@ -297,6 +297,7 @@ _STEP_COLUMNS = (
     f" {n.C_STATUS_MESSAGE}, [{counter_exprs()}], {n.C_RATE_LIMITED},"
     f" toUInt64OrZero({attr(sc.ERROR_COUNT)}), {n.C_FAILURE_CAUSE}"
 )
+_STEP_WIDTH = 10  # columns in _STEP_COLUMNS (the counters are one array)
 # A root-fault row as `fault_row` reads it (the columns of `roots_of_trace_sql`).
 _FAULT_COLUMNS = "run_id, span_id, connector, ts_ns, type, uri, host, message, status_code, cause"
 
@@ -381,4 +382,44 @@ def get_run(client: Client, run_id: str, scope: Scope) -> RunDetail:
     return RunDetail(run=summary, steps=steps, faults=[fault_row(r, headers) for r in faults])
 
 
-__all__ = ["KIND_OPERATION", "KIND_SYNC", "NS", "RunFilters", "get_run", "list_runs", "run_summary"]
+def get_run_and_step(client: Client, run_id: str, step_id: str, scope: Scope) -> tuple[RunSummary, StepRow]:
+    """A run's summary and one of its steps in one query: what the step screen shows above
+    its pages (`get_run` would also read every step, the root faults and failed calls).
+
+    The run row and the step row are one-row subqueries cross-joined under the same inline
+    bounds as `_detail_sql`, so the screen pays one round trip for its header instead of two
+    (on the embedded engine queries run one at a time). A running run's counters stay as its
+    row has them (the list sums its steps; the screen's header shows none). 404 when the run
+    is unknown or out of scope, or has no such step.
+    """
+    bounds = InlineBounds.of(run_id, scope)
+    params = Params()
+    with_bounds = bounds.with_clause(params)
+    run_where, step_where = Conditions(params), Conditions(params)
+    bounds.apply(run_where)
+    bounds.apply(step_where)
+    step_where.eq(n.C_ROLE, sc.Role.STEP.value)
+    step_where.eq(n.C_SPAN_ID, step_id)
+    sql = (
+        f"{with_bounds}SELECT *\nFROM (SELECT{_RUN_COLUMNS}\nFROM {n.RUNS} {run_where.sql()}\nGROUP BY {n.C_TRACE_ID}) AS r"
+        f"\nCROSS JOIN (SELECT {_STEP_COLUMNS} FROM {n.TRACES} {step_where.sql()} LIMIT 1) AS s"
+    )
+    rows = fetch(client, sql, params.values, label="run_and_step")
+    if not rows:
+        raise not_found(f"step {step_id} in run {run_id}")
+    width = len(rows[0]) - _STEP_WIDTH
+    sid, ts, name, dur, status, message, counters, rate_limited, errors, cause = rows[0][width:]
+    step = step_row(sid, name, ts, dur, status, message, counters, rate_limited, errors, cause)
+    return _summary(tuple(rows[0][:width])), step
+
+
+__all__ = [
+    "KIND_OPERATION",
+    "KIND_SYNC",
+    "NS",
+    "RunFilters",
+    "get_run",
+    "get_run_and_step",
+    "list_runs",
+    "run_summary",
+]

@@ -1,16 +1,17 @@
 """Search: which runs mention a value, or which spans of one run match it.
 
 Without a scope, each source is an index read, never a payload scan:
-- record ids and job ids: `connector_search_index`, sorted by (Value, Timestamp), so
-  "runs that touched record X in the last 30 days" is a primary-key range read;
+- record ids and job ids: `connector_record_touches` (migration 8; the spans of
+  `connector_search_index`, with their entity fields), sorted by (Value, Timestamp) in weekly
+  partitions, so "runs that touched record X in the last 30 days" is a range read of ~5 granules;
 - URL fragments: `HttpUrl LIKE` on the http/webhook roles, pruned by the ngram skip index;
 - error text: `hasToken(StatusMessage, ...)` per word, pruned by the token skip index;
 - a run id: the trace-id lookup table.
 A one-word value the index knows (a record, internal or job id) is answered by the index alone:
 the URL and error-text scans run only for values it does not know (fragments, words, phrases).
 When the value is a record id, the record's timeline (what each run found did with it: action,
-reason, cause) is one more read: the entity spans of those runs only, by connector, role and
-the runs' time range, so it is bounded by the runs found, never the whole window.
+reason, cause) is one more read: `connector_record_touches` (the entity spans by record id) for
+the runs found only, by the id and the runs' time range, so a few granules, never the window.
 With `scope=<run_id>`, the run's spans are read within its bounds and matched on ids,
 step name, URL and status message.
 """
@@ -50,22 +51,40 @@ _ROLE_KIND = {
 }
 
 
+# Which field of a `connector_record_touches` row the searched value is (the row's `Value` is one
+# of them), in the search index's field names.
+_ID_FIELDS = (
+    ("external_id", n.C_ENTITY_EXTERNAL_ID),
+    ("internal_id", n.C_ENTITY_INTERNAL_ID),
+    ("job_id", n.C_JOB_ID),
+)
+
+
 def _index_hits(client: Client, q: str, time: TimeRange, scope: Scope) -> dict[str, set[str]]:
+    """Runs with a span whose record or job id is `q`, and which of those fields matched.
+
+    Read from `connector_record_touches` (migration 8: the spans carrying an id, by the id,
+    weekly partitions of small granules), not `connector_search_index` (the same spans, but daily
+    partitions: a month is 30 granules). The window keeps the index's bounds: whole seconds,
+    from `start` to one second past `end`, inclusive.
+    """
     params = Params()
     where = Conditions(params)
-    where.eq(n.C_VALUE, q)
-    where.add(f"{n.C_TIMESTAMP} >= toDateTime({params.bind(time.start_ns // NS, 'Int64')}, 'UTC')")
+    value = params.bind(q, "String")
+    where.add(f"{n.C_VALUE} = {value}")
+    where.add(f"{n.C_TIMESTAMP} >= toDateTime64({params.bind(time.start_ns // NS, 'Int64')}, 9, 'UTC')")
     if time.end_ns is not None:
-        where.add(f"{n.C_TIMESTAMP} <= toDateTime({params.bind(time.end_ns // NS + 1, 'Int64')}, 'UTC')")
+        where.add(f"{n.C_TIMESTAMP} < toDateTime64({params.bind(time.end_ns // NS + 2, 'Int64')}, 9, 'UTC')")
     scope.apply(where)
+    flags = ", ".join(f"{column} = {value}" for _, column in _ID_FIELDS)
     out: dict[str, set[str]] = defaultdict(set)
-    for tid, field in fetch(
+    for tid, *hits in fetch(
         client,
-        f"SELECT DISTINCT {n.C_TRACE_ID}, {n.C_FIELD} FROM {n.SEARCH_INDEX} {where.sql()} LIMIT 10000",
+        f"SELECT DISTINCT {n.C_TRACE_ID}, {flags} FROM {n.RECORD_TOUCHES} {where.sql()} LIMIT 10000",
         params.values,
         label="search_index",
     ):
-        out[tid].add(str(field))
+        out[str(tid)].update(field for (field, _), hit in zip(_ID_FIELDS, hits, strict=True) if hit)
     return out
 
 
@@ -164,21 +183,23 @@ def _timeline(
 ) -> list[RecordTouch]:
     """The entity spans of `runs` whose external or internal id is `q`, newest first.
 
-    Only the runs already found (and visible to `scope`) are read: their connectors and role
-    narrow the sort key, their time range the partitions, their trace ids the rest.
+    Read from `connector_record_touches` (migration 8), sorted by the id: the record's rows of
+    the runs' time range are a few granules, where `otel_traces` holds them one per granule
+    over a month. Only entity spans of the runs already found (and visible to `scope`) are
+    kept: their connectors, time range and trace ids. The table holds one row per span and
+    distinct id, so a span whose two ids are both `q` is listed once, as from `otel_traces`.
     """
     params = Params()
     where = Conditions(params)
+    where.eq(n.C_VALUE, q)
+    bounds.apply(where)
+    where.eq(n.C_ROLE, sc.Role.ENTITY.value)
     where.in_(n.C_SERVICE_NAME, sorted({r.connector for r in runs}))
     scope.apply(where)
-    where.eq(n.C_ROLE, sc.Role.ENTITY.value)
-    bounds.apply(where)
     where.in_(n.C_TRACE_ID, [r.run_id for r in runs])
-    value = params.bind(q, "String")
-    where.add(f"{n.C_ENTITY_EXTERNAL_ID} = {value} OR {n.C_ENTITY_INTERNAL_ID} = {value}")
     rows = fetch(
         client,
-        f"SELECT {n.C_TRACE_ID}, {ENTITY_COLUMNS} FROM {n.TRACES} {where.sql()}"
+        f"SELECT {n.C_TRACE_ID}, {ENTITY_COLUMNS} FROM {n.RECORD_TOUCHES} {where.sql()}"
         f" ORDER BY {n.C_TIMESTAMP} DESC, {n.C_SPAN_ID} LIMIT {MAX_TOUCHES}",
         params.values,
         label="search_timeline",

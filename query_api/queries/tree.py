@@ -8,17 +8,17 @@ within the run's bounds), so it is walked in Python rather than with recursive S
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from connlog.collector.schema import names as n
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.db import fetch
-from connlog.query_api.queries.common import TraceBounds, attr, within_trace
-from connlog.query_api.scope import Scope
+from connlog.query_api.queries.common import TraceBounds, attr
 from connlog.query_api.sqlbuild import Conditions, Params
 
 
@@ -105,27 +105,29 @@ class Place:
 _CALL_ROLES = (sc.Role.HTTP.value, sc.Role.WEBHOOK.value)
 
 
-def tree_of(client: Client, run_id: str, scope: Scope) -> RunTree:
-    """`run_tree` of a run by id (404 when unknown or out of scope)."""
-    bounds, _ = within_trace(client, run_id, scope)
-    return run_tree(client, bounds)
+# A span as `tree_from_rows` reads it (the run screen prepends it to its calls' columns).
+TREE_COLUMNS = (
+    f"{n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_ROLE}, {n.C_STEP_NAME},"
+    f" toUInt32OrNull({attr(sc.PAGE_NUMBER)}), {n.C_ENTITY_EXTERNAL_ID}, {n.C_JOB_ID}"
+)
+TREE_WIDTH = 7  # columns in TREE_COLUMNS
 
 
 def run_tree(client: Client, bounds: TraceBounds) -> RunTree:
-    params = Params()
-    where = Conditions(params)
+    where = Conditions(Params())
     bounds.apply(where)
     rows = fetch(
-        client,
-        f"SELECT {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {n.C_ROLE}, {n.C_STEP_NAME},"
-        f" toUInt32OrNull({attr(sc.PAGE_NUMBER)}), {n.C_ENTITY_EXTERNAL_ID}, {n.C_JOB_ID}"
-        f" FROM {n.TRACES} {where.sql()}",
-        params.values,
-        label="run_tree",
+        client, f"SELECT {TREE_COLUMNS} FROM {n.TRACES} {where.sql()}", where.params.values, label="run_tree"
     )
+    return tree_from_rows(rows)
+
+
+def tree_from_rows(rows: Iterable[Sequence[Any]]) -> RunTree:
+    """The tree of rows that start with `TREE_COLUMNS`."""
     nodes: dict[str, Node] = {}
     children: dict[str, list[str]] = defaultdict(list)
-    for sid, parent, role, step, page_no, ext, job in rows:
+    for row in rows:
+        sid, parent, role, step, page_no, ext, job = row[:TREE_WIDTH]
         nodes[sid] = Node(sid, parent, role, step, None if page_no is None else int(page_no), ext, job)
         if parent:
             children[parent].append(sid)

@@ -19,12 +19,11 @@ from connlog.instrumentation import semconv as sc
 from connlog.query_api.auth import Principal
 from connlog.query_api.errors import ApiError
 from connlog.query_api.models import CallRow, EntityRow, Page
-from connlog.query_api.queries.calls import get_call, list_calls, page_of
+from connlog.query_api.queries.calls import get_call, list_calls, page_of, run_calls_and_tree
 from connlog.query_api.queries.common import MAX_PAGE, TimeRange, span_id, trace_id
 from connlog.query_api.queries.entities import EntityFilters, list_entities
-from connlog.query_api.queries.pages import get_step, list_pages
-from connlog.query_api.queries.runs import RunFilters, get_run, list_runs
-from connlog.query_api.queries.tree import tree_of
+from connlog.query_api.queries.pages import list_pages
+from connlog.query_api.queries.runs import RunFilters, get_run, get_run_and_step, list_runs
 from connlog.query_api.viewer import params as vp
 from connlog.query_api.viewer.access import db as db_client
 from connlog.query_api.viewer.access import guarded, state, who
@@ -131,12 +130,12 @@ def run_page(request: Request, run_id: str) -> Response:
     def render(principal: Principal) -> Response:
         rid = trace_id(run_id, "run_id")
         q = query_of(request)
-        detail, calls, tree = in_parallel(
+        detail, (newest, tree) = in_parallel(
             request,
             lambda db: get_run(db, rid, principal.scope),
-            lambda db: _run_calls(db, principal, rid),
-            lambda db: tree_of(db, rid, principal.scope),
+            lambda db: run_calls_and_tree(db, rid, principal.scope, MAX_PAGE),
         )
+        calls = sorted(newest.items, key=lambda c: (c.start_ns, c.call_id))
         parents = tree.run_span_ids | {s.step_id for s in detail.steps}
         with db_client(request) as db:
             direct = direct_calls(db, principal, q, rid, parents, calls)
@@ -177,11 +176,10 @@ def step_page(request: Request, run_id: str, step_id: str) -> Response:
         q = query_of(request)
         cursor, limit = vp.cursor(q), vp.limit(q)
         # The header needs the run's row and this step's, not the whole run (`get_run` also
-        # reads every step, the root faults and failed calls): three narrow reads side by side.
-        run, step, pages, direct = in_parallel(
+        # reads every step, the root faults and failed calls): one query for both.
+        (run, step), pages, direct = in_parallel(
             request,
-            lambda db: run_head(db, principal, rid),
-            lambda db: get_step(db, rid, sid, principal.scope),
+            lambda db: get_run_and_step(db, rid, sid, principal.scope),
             lambda db: list_pages(db, rid, sid, principal.scope, cursor=cursor, limit=limit),
             lambda db: direct_calls(db, principal, q, rid, {sid}),
         )

@@ -12,8 +12,9 @@ from clickhouse_connect.driver.client import Client
 
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.db import collect_stats
-from connlog.query_api.queries.calls import MAX_PARENTS, CallFilters, list_calls
-from connlog.query_api.queries.common import MAX_PAGE, TimeRange
+from connlog.query_api.queries.calls import MAX_PARENTS, CallFilters, list_calls, run_calls_and_tree
+from connlog.query_api.queries.common import MAX_PAGE, TimeRange, trace_bounds
+from connlog.query_api.queries.tree import run_tree
 from connlog.query_api.scope import FULL, Scope
 from tests.api_env import SCOPED, SCOPED_CONNECTOR, VIEWER, ApiEnv, SentSpan
 
@@ -161,6 +162,29 @@ def test_run_filter_reads_the_runs_bounds_in_the_same_query(api: ApiEnv, api_db:
     assert list_calls(api_db, replace(f, run_id="0" * 32), FULL).items == []
     other = Scope(connectors=("no-such-connector",))
     assert list_calls(api_db, f, other).items == []
+
+
+def test_run_screen_reads_calls_and_tree_in_one_query(api: ApiEnv, api_db: Client) -> None:
+    """`run_calls_and_tree` answers what `list_calls` with `run` and `run_tree` answer, in one
+    round trip; the cursor of a cut page is `list_calls`'s, and scopes still hide the run."""
+    for t in api.truth[:4]:
+        f = CallFilters(time=TimeRange(0, None), run_id=t.run_id, limit=2)
+        with collect_stats() as stats:
+            page, tree = run_calls_and_tree(api_db, t.run_id, FULL, 2)
+        assert [q[0] for q in stats.per_query] == ["run_calls_and_tree"]
+        expected = list_calls(api_db, f, FULL)
+        assert page == expected
+        bounds = trace_bounds(api_db, t.run_id, FULL)
+        assert bounds is not None
+        assert tree == run_tree(api_db, bounds)
+        assert set(tree.nodes) == {s.span_id for s in api.sent.spans.values() if s.trace_id == t.run_id}
+        if expected.next_cursor:
+            older = list_calls(api_db, replace(f, cursor=expected.next_cursor), FULL)
+            assert older.items and older.items[0].start_ns <= page.items[-1].start_ns
+    hidden, empty = run_calls_and_tree(
+        api_db, api.truth[0].run_id, Scope(connectors=("no-such-connector",)), 2
+    )
+    assert hidden.items == [] and empty.nodes == {}
 
 
 def test_call_detail_payload_curl_and_trigger(api: ApiEnv) -> None:

@@ -116,8 +116,16 @@ def test_analyst_queries_still_run(api: ApiEnv, query: str) -> None:
 
 
 def test_allowed_tables_are_the_schema_names() -> None:
-    assert ALLOWED_TABLES == {n.TRACES, n.PAYLOADS, n.TRACE_ID_TS, n.SEARCH_INDEX, n.LOGS, n.RUNS, n.FAULTS}
-    assert not ALLOWED_TABLES & {n.TRACES_INGEST, n.LOGS_INGEST, n.MIGRATIONS, n.FAULTS_MV}
+    assert ALLOWED_TABLES == {
+        n.TRACES, n.PAYLOADS, n.TRACE_ID_TS, n.SEARCH_INDEX, n.LOGS, n.RUNS, n.FAULTS, n.RECORD_TOUCHES,
+    }  # fmt: skip
+    assert not ALLOWED_TABLES & {
+        n.TRACES_INGEST,
+        n.LOGS_INGEST,
+        n.MIGRATIONS,
+        n.FAULTS_MV,
+        n.RECORD_TOUCHES_MV,
+    }
 
 
 def test_dump_with_forged_lines_is_unreadable() -> None:

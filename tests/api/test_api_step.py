@@ -1,4 +1,5 @@
-"""`get_step`: the one-step read behind the step screen, against the run detail and the sent spans."""
+"""`get_run_and_step`: the header read of the step screen (run row + one step, one query),
+against the run detail and the sent spans; and `list_pages`' round trips."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from connlog.collector.schema import names as n
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.db import collect_stats
 from connlog.query_api.errors import ApiError
-from connlog.query_api.queries.pages import get_step, list_pages
+from connlog.query_api.queries.pages import list_pages
+from connlog.query_api.queries.runs import get_run_and_step
 from connlog.query_api.scope import FULL, Scope
 from tests.api_env import SCOPED_CONNECTOR, ApiEnv
 
@@ -21,8 +23,11 @@ def test_each_step_is_the_row_the_run_detail_shows(api: ApiEnv, api_db: Client) 
     for t in api.truth:
         detail = api.ok(f"{RUNS}/{t.run_id}")
         for step in detail["steps"]:
-            row = get_step(api_db, t.run_id, step["step_id"], FULL)
+            run, row = get_run_and_step(api_db, t.run_id, step["step_id"], FULL)
             assert row.model_dump() == step
+            if detail["run"]["status"] != "running":  # the detail sums a running run's steps
+                assert run.model_dump() == detail["run"]
+            assert run.run_id == t.run_id and run.status == detail["run"]["status"]
             sent = api.sent.spans[step["step_id"]]
             assert row.name == sent.attrs[sc.STEP_NAME]
             assert row.counters.fetched == sent.attrs.get(sc.count_key("fetched"), 0)
@@ -51,7 +56,7 @@ def test_not_a_step_of_this_run_is_404(api: ApiEnv, api_db: Client) -> None:
         ("0" * 32, step_id),  # no such run
     ):
         with pytest.raises(ApiError) as err:
-            get_step(api_db, rid, sid, FULL)
+            get_run_and_step(api_db, rid, sid, FULL)
         assert err.value.status == 404 and err.value.message == f"step {sid} in run {rid} not found"
 
 
@@ -63,20 +68,22 @@ def test_scope_hides_other_connectors_steps(api: ApiEnv, api_db: Client) -> None
         t.run_id: next(s.span_id for s in api.sent.by_trace[t.run_id] if s.attrs.get(sc.ROLE) == "step")
         for t in (mine, theirs)
     }
-    assert get_step(api_db, mine.run_id, step_of[mine.run_id], scoped).step_id == step_of[mine.run_id]
+    assert (
+        get_run_and_step(api_db, mine.run_id, step_of[mine.run_id], scoped)[1].step_id == step_of[mine.run_id]
+    )
     with pytest.raises(ApiError) as err:
-        get_step(api_db, theirs.run_id, step_of[theirs.run_id], scoped)
+        get_run_and_step(api_db, theirs.run_id, step_of[theirs.run_id], scoped)
     assert err.value.status == 404
 
 
 def test_one_query_bounded_by_the_trace_id_table_never_payloads(api: ApiEnv, api_db: Client) -> None:
     """One round trip: the run's bounds from the trace-id table (a scalar subquery), then the
-    step span within them; the granules read from `otel_traces` are those of the run."""
+    run's row and the step span within them; never the payload table."""
     run_id, step_id, _ = _step_and_page(api)
     with collect_stats(estimate=True) as stats:
-        get_step(api_db, run_id, step_id, FULL)
-    assert [q[0] for q in stats.per_query] == ["step"]
-    assert {t for label, t, _ in stats.query_tables if label == "step"} >= {n.TRACES}
+        get_run_and_step(api_db, run_id, step_id, FULL)
+    assert [q[0] for q in stats.per_query] == ["run_and_step"]
+    assert {t for label, t, _ in stats.query_tables if label == "run_and_step"} >= {n.TRACES, n.RUNS}
     assert n.PAYLOADS not in stats.granule_rows
 
 

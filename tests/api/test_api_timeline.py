@@ -170,9 +170,9 @@ def test_timeline_keeps_to_the_keys_connectors(story_env: StoryEnv) -> None:
 def test_timeline_reads_only_the_entity_spans_of_the_runs_found(
     story_env: StoryEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One more query, on `otel_traces` only (never payloads), and none for a non-record match.
-    It reads typed columns only: the reason is `EntityReason` (migration 6), not the
-    attribute map, which would be decompressed whole for every granule it touches."""
+    """One more query, on `connector_record_touches` only (migration 8: the entity spans by
+    record id; never `otel_traces` or payloads), and none for a non-record match. It reads
+    typed columns only: the reason is `EntityReason`, never an attribute map."""
     sent: dict[str, str] = {}
 
     def recording_fetch(client: Any, sql: str, params: dict[str, Any], *, label: str = "") -> Any:
@@ -186,7 +186,7 @@ def test_timeline_reads_only_the_entity_spans_of_the_runs_found(
             found = search_runs(client, RECORD, TimeRange(0), FULL)
         assert len(found.timeline) == len(STORY)
         timeline = [(label, table) for label, table, _ in stats.query_tables if label == "search_timeline"]
-        assert timeline == [("search_timeline", n.TRACES)]
+        assert timeline == [("search_timeline", n.RECORD_TOUCHES)]
         assert n.C_ENTITY_REASON in sent["search_timeline"]
         assert n.C_SPAN_ATTRIBUTES not in sent["search_timeline"]
         assert n.PAYLOADS not in stats.granule_rows
