@@ -37,6 +37,7 @@ STORAGE_TABLES = (
     "otel_logs",
     "connector_runs",
     "connector_faults",
+    "connector_record_touches",
 )
 BUILD_VERSION = 2  # bump when the build changes, to invalidate caches
 

@@ -19,6 +19,9 @@ Layout, and why:
   does) so trace look-ups prune to a few granules.
 - `connector_search_index` maps record ids and job ids to runs ("which runs touched record
   X in the last 30 days") with a primary-key look-up, never a payload scan.
+  `connector_record_touches` (migration 8) holds the same spans with their entity fields, in
+  weekly partitions: a record look-up and its timeline read ~6 small granules, not one per day
+  (index) and one per entity span (`otel_traces`) over a month.
 - Bulky columns use the table's `default_compression_codec` (ZSTD(1) while hot) so the
   RECOMPRESS TTL can move older parts to a heavier codec; small typed columns carry explicit
   Delta/T64 codecs, which RECOMPRESS leaves alone.
@@ -109,6 +112,7 @@ STORAGE_TABLES: Final[tuple[StorageTable, ...]] = (
     StorageTable(n.LOGS, "TimestampTime"),
     StorageTable(n.RUNS, "toDateTime(Timestamp)"),
     StorageTable(n.FAULTS, "toDateTime(Timestamp)"),
+    StorageTable(n.RECORD_TOUCHES, "toDateTime(Timestamp)"),
 )
 
 

@@ -27,6 +27,7 @@ SEARCH_INDEX: Final = "connector_search_index"  # record id / job id / URL path 
 LOGS: Final = "otel_logs"
 RUNS: Final = "connector_runs"  # one narrow row per run start marker and per finished run
 FAULTS: Final = "connector_faults"  # migration 7: one narrow row per exception event (a fault)
+RECORD_TOUCHES: Final = "connector_record_touches"  # migration 8: one row per entity span and record id
 MIGRATIONS: Final = "connlog_schema_migrations"
 
 # Materialized views (ingest -> storage).
@@ -37,6 +38,7 @@ SEARCH_INDEX_MV: Final = "connector_search_index_mv"
 LOGS_MV: Final = "otel_logs_mv"
 RUNS_MV: Final = "connector_runs_mv"
 FAULTS_MV: Final = "connector_faults_mv"
+RECORD_TOUCHES_MV: Final = "connector_record_touches_mv"
 
 # --------------------------------------------------------------------------- ingest contract
 # Exactly the columns the clickhouseexporter names in its INSERT statements, in order.

@@ -24,8 +24,8 @@ SELECT table,
        sum(data_compressed_bytes),
        sum(data_uncompressed_bytes),
        count(),
-       min(partition),
-       max(partition)
+       toString(toDate(min(min_time))),
+       toString(toDate(max(max_time)))
 FROM system.parts
 WHERE database = {database:String} AND active AND table IN {tables:Array(String)}
 GROUP BY table

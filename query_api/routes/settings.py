@@ -52,7 +52,9 @@ class TableVolume(BaseModel):
     uncompressed_bytes: int
     compression_ratio: float | None = Field(description="Uncompressed / compressed; null when empty.")
     parts: int
-    oldest_partition: str | None = Field(description="Oldest day stored (the partition key is the day).")
+    oldest_partition: str | None = Field(
+        description="Oldest day stored (from the parts' time ranges; partitions are days or weeks)."
+    )
     newest_partition: str | None
 
 

@@ -159,7 +159,7 @@ def test_a_finished_run_is_its_finished_row_not_its_start_marker(api: ApiEnv, ap
 def test_record_search_is_an_index_read(api: ApiEnv, api_db: Client) -> None:
     ext = next(x for t in api.truth for x in t.external_ids)
     stats = _reads(lambda: search_runs(api_db, ext, TimeRange(api.start_ns - 10**9), FULL))
-    assert stats.per_query[0][0] == "search_index" and n.SEARCH_INDEX in stats.granule_rows
+    assert stats.per_query[0][0] == "search_index" and n.RECORD_TOUCHES in stats.granule_rows
     assert n.PAYLOADS not in stats.granule_rows
 
 

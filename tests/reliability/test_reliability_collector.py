@@ -188,6 +188,8 @@ def test_same_wal_batch_inserted_twice_is_stored_once(ch_client: Client) -> None
         "connector_search_index": 5,
         "otel_logs": 0,
         "connector_runs": 0,  # no run spans in this batch
+        "connector_faults": 0,  # no exception events either
+        "connector_record_touches": 5,
     }
     sink.write(TRACES_INGEST, batch.columns, batch.data, token="t-3")  # a new token is new data
     assert _storage_counts(ch_client)[TRACES] == once[TRACES] + 5
