@@ -17,10 +17,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from connlog.collector.config import Settings
-from connlog.collector.schema import ddl
 from connlog.collector.schema import names as n
 from connlog.collector.schema.migrate import MIGRATIONS, apply_schema, current_ttl
-from connlog.collector.store import connect
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.models import FaultPage
 from connlog.query_api.queries import faults
@@ -31,6 +29,7 @@ from connlog.query_api.queries.status_filter import StatusFilter
 from connlog.query_api.scope import FULL, Scope
 from connlog.query_api.sqlbuild import Conditions, Params
 from tests.api_env import ApiEnv
+from tests.schema.upgrades import database_at, upgrades_after
 
 FAULTS_VERSION = next(m.version for m in MIGRATIONS if m.name.startswith(n.FAULTS))
 VIEWER = Scope(payloads=False)
@@ -190,13 +189,8 @@ def _faulty_spans(now: dt.datetime, prefix: str) -> list[list[object]]:
 
 
 def test_database_at_migration_6_upgrades_listing_its_old_faults_identically(base_settings: Settings) -> None:
-    settings = replace(base_settings, database="t_upgrade_7")
-    client = connect(settings)
-    cols = list(n.TRACES_INGEST_COLUMNS)
-    try:
-        from tests.schema.test_schema_migrations import _create_at
-
-        _create_at(client, settings, FAULTS_VERSION - 1)
+    with database_at(base_settings, FAULTS_VERSION - 1) as (client, settings):
+        cols = list(n.TRACES_INGEST_COLUMNS)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0) - dt.timedelta(minutes=5)
         client.insert(n.TRACES_INGEST, _faulty_spans(now, "a"), column_names=cols)
         f = FaultFilters(time=TimeRange(0), limit=2)
@@ -204,9 +198,7 @@ def test_database_at_migration_6_upgrades_listing_its_old_faults_identically(bas
             before = {scope: _pages(client, f, scope) for scope in (FULL, VIEWER)}
         assert [fault.run_id[0] for p in before[FULL] for fault in p.items] == ["a", "a", "a"]
 
-        assert apply_schema(client, settings) == [
-            f"migration {m.version}: {m.name}" for m in MIGRATIONS[FAULTS_VERSION - 1 :]
-        ]
+        assert apply_schema(client, settings) == upgrades_after(FAULTS_VERSION - 1)
         for scope, old in before.items():
             assert _pages(client, f, scope) == old  # backfilled: listed as before the upgrade
         items = [fault for p in before[FULL] for fault in p.items]
@@ -229,19 +221,3 @@ def test_database_at_migration_6_upgrades_listing_its_old_faults_identically(bas
             client, settings.database, n.TRACES
         )
         assert apply_schema(client, settings) == []
-    finally:
-        client.command("DROP DATABASE IF EXISTS t_upgrade_7 SYNC")
-        client.close()
-
-
-def test_faults_migration_cluster_variant_writes_through_the_distributed_table() -> None:
-    migration = MIGRATIONS[FAULTS_VERSION - 1]
-    single = migration.statements(Settings())
-    cluster = migration.statements(Settings(cluster="prod"))
-    assert not any("ON CLUSTER" in s or "_local" in s for s in single)
-    assert len(cluster) == len(single) + 1  # the Distributed table
-    assert cluster[0].startswith(f"CREATE TABLE IF NOT EXISTS connlog.{n.FAULTS}_local ON CLUSTER prod")
-    assert f"ENGINE = Distributed(prod, connlog, {n.FAULTS}_local, cityHash64(TraceId))" in cluster[1]
-    assert f"connlog.{n.FAULTS_MV} ON CLUSTER prod TO connlog.{n.FAULTS} AS" in cluster[2]
-    assert cluster[3].startswith(f"INSERT INTO connlog.{n.FAULTS}\n")
-    assert f"non_replicated_deduplication_window = {ddl.DEDUP_WINDOW}" in cluster[0]

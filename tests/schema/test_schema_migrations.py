@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ from connlog.collector.schema import ddl
 from connlog.collector.schema import names as n
 from connlog.collector.schema.migrate import MIGRATIONS, applied_versions, apply_schema
 from connlog.collector.schema.templates import render
-from connlog.collector.store import connect
 from connlog.instrumentation import semconv as sc
+from tests.schema.upgrades import database_at, upgrades_after
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +74,32 @@ def test_additive_migration_cluster_variant_alters_local_and_distributed_tables(
         assert any(s.startswith(f"ALTER TABLE connlog.{view} ON CLUSTER prod MODIFY QUERY") for s in modified)
 
 
+# Migrations that add a table fed by its own view and backfilled: on a cluster the table is a
+# `_local` table plus a Distributed one, the view writes through the Distributed table, and
+# the backfill inserts into it too.
+NEW_TABLES = [
+    (7, n.FAULTS, n.FAULTS_MV, "toDate(Timestamp)"),
+    (8, n.RECORD_TOUCHES, n.RECORD_TOUCHES_MV, "toMonday(Timestamp)"),
+]
+
+
+@pytest.mark.parametrize(("version", "table", "view", "partition"), NEW_TABLES)
+def test_new_table_migration_cluster_variant_writes_through_the_distributed_table(
+    version: int, table: str, view: str, partition: str
+) -> None:
+    migration = MIGRATIONS[version - 1]
+    single = migration.statements(Settings())
+    cluster = migration.statements(Settings(cluster="prod"))
+    assert not any("ON CLUSTER" in s or "_local" in s for s in single)
+    assert len(cluster) == len(single) + 1  # the Distributed table
+    assert cluster[0].startswith(f"CREATE TABLE IF NOT EXISTS connlog.{table}_local ON CLUSTER prod")
+    assert f"PARTITION BY {partition}" in cluster[0]
+    assert f"non_replicated_deduplication_window = {ddl.DEDUP_WINDOW}" in cluster[0]
+    assert f"ENGINE = Distributed(prod, connlog, {table}_local, cityHash64(TraceId))" in cluster[1]
+    assert f"connlog.{view} ON CLUSTER prod TO connlog.{table} AS" in cluster[2]
+    assert cluster[3].startswith(f"INSERT INTO connlog.{table}\n")
+
+
 def _span(ts: dt.datetime, trace: str, span: str, role: str, attrs: dict[str, str]) -> list[object]:
     return [
         ts, trace, span, "", "", "run", "Internal", "hubspot",
@@ -83,25 +108,9 @@ def _span(ts: dt.datetime, trace: str, span: str, role: str, attrs: dict[str, st
     ]  # fmt: skip
 
 
-def _create_at(client: Client, settings: Settings, version: int) -> None:
-    """The database as it was when `version` was the newest migration."""
-    client.command(ddl.migrations_table(settings))
-    for m in MIGRATIONS[:version]:
-        for stmt in m.statements(settings):
-            client.command(stmt)
-        client.insert(n.MIGRATIONS, [[m.version, m.name]], column_names=["version", "name"])
-
-
-def _upgrades_after(version: int) -> list[str]:
-    return [f"migration {m.version}: {m.name}" for m in MIGRATIONS[version:]]
-
-
 def test_database_at_migration_3_upgrades_keeping_rows_and_fills_new_columns(base_settings: Settings) -> None:
     """Created at migration 3 with data, upgraded: old rows stay, new rows fill the new columns."""
-    settings = replace(base_settings, database="t_upgrade_4")
-    client = connect(settings)
-    try:
-        _create_at(client, settings, 3)
+    with database_at(base_settings, 3) as (client, settings):
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         extra = {"enduser.id": "ops@acme.test", "connector.run.schedule": "0 * * * *"}
         client.insert(
@@ -109,7 +118,7 @@ def test_database_at_migration_3_upgrades_keeping_rows_and_fills_new_columns(bas
             [_span(now, "a" * 32, "1" * 16, sc.Role.RUN, {sc.RUN_STATUS: "ok", **extra})],
             column_names=list(n.TRACES_INGEST_COLUMNS),
         )
-        assert apply_schema(client, settings) == _upgrades_after(3)
+        assert apply_schema(client, settings) == upgrades_after(3)
         assert applied_versions(client, settings) == {m.version for m in MIGRATIONS}
         client.insert(
             n.TRACES_INGEST,
@@ -126,9 +135,6 @@ def test_database_at_migration_3_upgrades_keeping_rows_and_fills_new_columns(bas
         spans = client.query(f"SELECT TraceId, {n.C_ENDUSER_ID} FROM {n.TRACES} ORDER BY TraceId").result_rows
         assert spans == [("a" * 32, ""), ("b" * 32, "ops@acme.test")]
         assert apply_schema(client, settings) == []
-    finally:
-        client.command("DROP DATABASE IF EXISTS t_upgrade_4 SYNC")
-        client.close()
 
 
 def test_database_at_migration_4_upgrades_keeping_rows_and_fills_run_kind_columns(
@@ -136,10 +142,7 @@ def test_database_at_migration_4_upgrades_keeping_rows_and_fills_run_kind_column
 ) -> None:
     """Created at migration 4 with runs and an operation, upgraded: old rows stay (kind empty,
     which reads as a sync), new rows fill kind, operation fields and the job tick."""
-    settings = replace(base_settings, database="t_upgrade_5")
-    client = connect(settings)
-    try:
-        _create_at(client, settings, 4)
+    with database_at(base_settings, 4) as (client, settings):
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         op = {
             sc.RUN_KIND: sc.RunKind.DEPLOY.value,
@@ -153,7 +156,7 @@ def test_database_at_migration_4_upgrades_keeping_rows_and_fills_run_kind_column
         client.insert(
             n.TRACES_INGEST, [_span(now, "a" * 32, "1" * 16, sc.Role.RUN, {**op})], column_names=cols
         )
-        assert apply_schema(client, settings) == _upgrades_after(4)
+        assert apply_schema(client, settings) == upgrades_after(4)
         client.insert(
             n.TRACES_INGEST, [_span(now, "b" * 32, "2" * 16, sc.Role.RUN, {**op})], column_names=cols
         )
@@ -171,9 +174,6 @@ def test_database_at_migration_4_upgrades_keeping_rows_and_fills_run_kind_column
             ("c" * 32, "", "", "", "", zero, zero),  # a sync without a tick
         ]  # fmt: skip
         assert apply_schema(client, settings) == []
-    finally:
-        client.command("DROP DATABASE IF EXISTS t_upgrade_5 SYNC")
-        client.close()
 
 
 def test_database_at_migration_5_upgrades_writing_entity_reason_into_old_parts(
@@ -181,10 +181,7 @@ def test_database_at_migration_5_upgrades_writing_entity_reason_into_old_parts(
 ) -> None:
     """Created at migration 5 with entity spans, upgraded: every row is kept, old parts get
     `EntityReason` written into them (MATERIALIZE), new rows fill it on insert."""
-    settings = replace(base_settings, database="t_upgrade_6")
-    client = connect(settings)
-    try:
-        _create_at(client, settings, 5)
+    with database_at(base_settings, 5) as (client, settings):
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         cols = list(n.TRACES_INGEST_COLUMNS)
         old = [
@@ -193,7 +190,7 @@ def test_database_at_migration_5_upgrades_writing_entity_reason_into_old_parts(
             _span(now, "a" * 32, "3" * 16, sc.Role.RUN, {sc.RUN_STATUS: "ok"}),
         ]
         client.insert(n.TRACES_INGEST, old, column_names=cols)
-        assert apply_schema(client, settings) == _upgrades_after(5)
+        assert apply_schema(client, settings) == upgrades_after(5)
         new = _span(now, "b" * 32, "4" * 16, sc.Role.ENTITY, {sc.ENTITY_REASON: "missing email"})
         client.insert(n.TRACES_INGEST, [new], column_names=cols)
         spans = client.query(
@@ -221,9 +218,6 @@ def test_database_at_migration_5_upgrades_writing_entity_reason_into_old_parts(
         ).result_rows
         assert parts and all(has for _, has in parts), parts
         assert apply_schema(client, settings) == []
-    finally:
-        client.command("DROP DATABASE IF EXISTS t_upgrade_6 SYNC")
-        client.close()
 
 
 def test_readme_documents_every_column_of_the_live_schema(ch_client: Client) -> None:

@@ -13,16 +13,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from connlog.collector.config import Settings
-from connlog.collector.schema import ddl
 from connlog.collector.schema import names as n
 from connlog.collector.schema.migrate import MIGRATIONS, apply_schema, current_ttl
-from connlog.collector.store import connect
 from connlog.instrumentation import semconv as sc
 from connlog.query_api.db import fetch
 from connlog.query_api.models import RunSummary
@@ -35,6 +32,7 @@ from connlog.query_api.sqlbuild import Conditions, Params
 from connlog.query_api.timeline_models import RecordTouch, TimelineResult
 from connlog.query_api.timeutil import NS
 from tests.api_env import ApiEnv
+from tests.schema.upgrades import database_at, upgrades_after
 
 TOUCHES_VERSION = next(m.version for m in MIGRATIONS if m.name.startswith(n.RECORD_TOUCHES))
 
@@ -184,13 +182,8 @@ SCOPES = (FULL, Scope(connectors=("hubspot",)), Scope(connectors=("chargebee",))
 
 
 def test_database_at_migration_7_upgrades_with_identical_timelines(base_settings: Settings) -> None:
-    settings = replace(base_settings, database="t_upgrade_8")
-    client = connect(settings)
-    cols = list(n.TRACES_INGEST_COLUMNS)
-    try:
-        from tests.schema.test_schema_migrations import _create_at
-
-        _create_at(client, settings, TOUCHES_VERSION - 1)
+    with database_at(base_settings, TOUCHES_VERSION - 1) as (client, settings):
+        cols = list(n.TRACES_INGEST_COLUMNS)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0) - dt.timedelta(minutes=5)
         client.insert(n.TRACES_INGEST, _runs(now, "a"), column_names=cols)
         with old_path():
@@ -210,9 +203,7 @@ def test_database_at_migration_7_upgrades_with_identical_timelines(base_settings
         assert before[("pg-1", FULL)].timeline == before[("job-1", FULL)].timeline == []
         assert before[("same-1", FULL)].runs[0].matched == ["external_id", "internal_id"]
 
-        assert apply_schema(client, settings) == [
-            f"migration {m.version}: {m.name}" for m in MIGRATIONS[TOUCHES_VERSION - 1 :]
-        ]
+        assert apply_schema(client, settings) == upgrades_after(TOUCHES_VERSION - 1)
         for (q, s), old in before.items():
             assert search_runs(client, q, TimeRange(0), s) == old, (q, s)  # backfilled
 
@@ -232,22 +223,3 @@ def test_database_at_migration_7_upgrades_with_identical_timelines(base_settings
             client, settings.database, n.TRACES
         )
         assert apply_schema(client, settings) == []
-    finally:
-        client.command("DROP DATABASE IF EXISTS t_upgrade_8 SYNC")
-        client.close()
-
-
-def test_record_touches_migration_cluster_variant_writes_through_the_distributed_table() -> None:
-    migration = MIGRATIONS[TOUCHES_VERSION - 1]
-    single = migration.statements(Settings())
-    cluster = migration.statements(Settings(cluster="prod"))
-    assert not any("ON CLUSTER" in s or "_local" in s for s in single)
-    assert len(cluster) == len(single) + 1  # the Distributed table
-    assert cluster[0].startswith(
-        f"CREATE TABLE IF NOT EXISTS connlog.{n.RECORD_TOUCHES}_local ON CLUSTER prod"
-    )
-    assert "PARTITION BY toMonday(Timestamp)" in cluster[0]
-    assert f"ENGINE = Distributed(prod, connlog, {n.RECORD_TOUCHES}_local, cityHash64(TraceId))" in cluster[1]
-    assert f"connlog.{n.RECORD_TOUCHES_MV} ON CLUSTER prod TO connlog.{n.RECORD_TOUCHES} AS" in cluster[2]
-    assert cluster[3].startswith(f"INSERT INTO connlog.{n.RECORD_TOUCHES}\n")
-    assert f"non_replicated_deduplication_window = {ddl.DEDUP_WINDOW}" in cluster[0]
