@@ -642,8 +642,19 @@ TARGETS = {
     "GET /calls (24h, cause)": 100.0,
     "GET /logs?run= (>=WARNING)": 100.0,
     "GET /traces/{id}": 100.0,
+    # Issue 13: a PDF export of 1,000 rows (the default export cap) under a second.
+    "GET /export/runs.pdf (24h)": 1000.0,
+    "GET /export/calls.pdf (24h)": 1000.0,
+    "GET /export/logs.pdf (24h)": 1000.0,
 }
 LOAD_TARGET_MS = 200.0
+
+
+def load_target(name: str) -> float:
+    """The p95 target of a read while ingesting: 200 ms, or its own when that is looser (PDFs)."""
+    return max(LOAD_TARGET_MS, TARGETS.get(name, LOAD_TARGET_MS))
+
+
 LOAD_RATE = 2000  # spans/s
 
 
@@ -724,7 +735,7 @@ def bench(
                 "spans_per_s": ingest.spans_per_s,
                 "spans_sent": ingest.sent,
                 "results": loaded,
-                "targets": _targets(loaded, lambda _: LOAD_TARGET_MS),
+                "targets": _targets(loaded, load_target),
             }
         results["datasets"].append({**b.__dict__})
         results["sizes"][b.database] = {
@@ -828,8 +839,8 @@ def report(res: dict[str, Any]) -> None:
                         x["p50_ms"],
                         x["p95_ms"],
                         x.get("cpu_p50_ms"),
-                        LOAD_TARGET_MS,
-                        "yes" if x["p95_ms"] < LOAD_TARGET_MS else "NO",
+                        load_target(x["name"]),
+                        "yes" if x["p95_ms"] < load_target(x["name"]) else "NO",
                         x["est_marks_p95"],
                     ]
                     for x in load["results"]
