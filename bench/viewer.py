@@ -77,6 +77,7 @@ def run(
     only: tuple[str, ...] = (),
     data: str = "viewer",
     tag: str = "",
+    q10m: str = "",
 ) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
@@ -85,15 +86,24 @@ def run(
 
     data_dir = DATA_DIR / ("viewer-smoke" if smoke else data)
     data_dir.mkdir(parents=True, exist_ok=True)
-    built = chdata.build_ingest(data_dir, "viewer", 4_000 if smoke else spans, smoke=smoke)
-    for change in chdata.migrate(data_dir, "viewer"):  # a cache built before the latest schema
+    database = "viewer"
+    cached = chdata.load(data_dir, q10m) if q10m and not smoke else None
+    if q10m and cached is None:
+        raise SystemExit(
+            f"no {q10m} dataset in {data_dir}: build it with `python -m bench.queries --sizes 10m`"
+        )
+    if cached is not None:  # the 10M-span set of bench.queries (bulk-built), read as it is
+        built, database = cached, q10m
+    else:
+        built = chdata.build_ingest(data_dir, database, 4_000 if smoke else spans, smoke=smoke)
+    for change in chdata.migrate(data_dir, database):  # a cache built before the latest schema
         print(change)
-    plain = chdata.client_for(data_dir, "viewer")
+    plain = chdata.client_for(data_dir, database)
     s = pick_samples(plain, built.end_ns, samples)
     plain.close()
     app = create_app(
-        chdata.settings_for(data_dir, "viewer"),
-        client_factory=lambda: chdata.client_for(data_dir, "viewer"),
+        chdata.settings_for(data_dir, database),
+        client_factory=lambda: chdata.client_for(data_dir, database),
         auth=AuthConfig(disabled=True),
     )
     rows: list[list[Any]] = []
@@ -263,11 +273,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--tag", default="", help="results file name (default viewer, or viewer-partial with --only)"
     )
+    ap.add_argument(
+        "--q10m",
+        action="store_const",
+        const="q10m",
+        default="",
+        help="read the 10M-span set of bench.queries (bench/data/chdb, database q10m) instead of --spans",
+    )
     args = ap.parse_args(argv)
     if args.waterfall:
         waterfall(args.reps, args.smoke, args.tag)
         return 0
-    run(args.spans, args.samples, args.reps, args.smoke, tuple(args.only), args.data, args.tag)
+    data = "chdb" if args.q10m and args.data == "viewer" else args.data
+    run(args.spans, args.samples, args.reps, args.smoke, tuple(args.only), data, args.tag, args.q10m)
     return 0
 
 
