@@ -45,14 +45,14 @@ class ConfigError(ValueError):
     """A setting has a value we cannot use; the message names the setting."""
 
 
-def _int_env(name: str, default: int) -> int:
+def _int_env(name: str, default: int, unit: str = "days") -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number of days, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be a whole number of {unit}, got {raw!r}") from exc
     if value < 0:
         raise ConfigError(f"{name} must be >= 0, got {value}")
     return value
@@ -113,15 +113,13 @@ class EngineMemory:
 
     @classmethod
     def from_env(cls) -> EngineMemory:
-        values: dict[str, int] = {}
-        for name, env in ENV_ENGINE_MEMORY.items():
-            raw = os.environ.get(env, "").strip()
-            if raw:
-                try:
-                    values[name] = int(raw)
-                except ValueError as exc:
-                    raise ConfigError(f"{env} must be a whole number of bytes, got {raw!r}") from exc
-        return cls(**values)
+        defaults = cls()
+        return cls(
+            **{
+                name: _int_env(env, getattr(defaults, name), "bytes")
+                for name, env in ENV_ENGINE_MEMORY.items()
+            }
+        )
 
 
 @dataclass(frozen=True)

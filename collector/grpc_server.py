@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent import futures
-from typing import Any
+from typing import Any, Final, NoReturn
 
 import grpc
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
@@ -50,15 +50,34 @@ from connlog.collector.stats import Stats
 log = logging.getLogger("connlog.collector.grpc")
 
 
+# Each refusal of a request and the status it gets, on every path (in-process, decode pool):
+# the counter it adds (None: not counted; a body that does not parse never was) and the code.
+_REFUSALS: Final[tuple[tuple[type[Exception], str | None, grpc.StatusCode], ...]] = (
+    (BadRequest, None, grpc.StatusCode.INVALID_ARGUMENT),
+    (LimitExceeded, "requests_invalid", grpc.StatusCode.INVALID_ARGUMENT),
+    (TransformError, "requests_invalid", grpc.StatusCode.INVALID_ARGUMENT),
+    (Forbidden, "requests_forbidden", grpc.StatusCode.PERMISSION_DENIED),
+    (Unavailable, None, grpc.StatusCode.UNAVAILABLE),
+)
+_REFUSED: Final = tuple(kind for kind, _, _ in _REFUSALS)
+
+
+def _refuse(stats: Stats, context: Any, exc: Exception) -> NoReturn:
+    """Abort the RPC with the status of refusal `exc` (`context.abort` raises)."""
+    for kind, counter, code in _REFUSALS:
+        if isinstance(exc, kind):
+            if counter is not None:
+                stats.add(counter)
+            context.abort(code, str(exc))
+    raise exc
+
+
 def _queue(batcher: Batcher, stats: Stats, batch: ColumnBatch, context: Any) -> None:
     """Submit or abort the RPC with the right status (`context.abort` raises)."""
     try:
         accepted = batcher.submit(batch)
-    except TransformError as exc:
-        stats.add("requests_invalid")
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    except Unavailable as exc:
-        context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+    except (TransformError, Unavailable) as exc:
+        _refuse(stats, context, exc)
     if not accepted:
         context.abort(grpc.StatusCode.UNAVAILABLE, "write backlog full, retry later")
     if batch.rejected:
@@ -82,13 +101,8 @@ def _admit(intake: Intake, stats: Stats, signal: str, request: Any, context: Any
     principal = _principal(intake, stats, context)
     try:
         return intake.admit(signal, request, principal, request.ByteSize())
-    except LimitExceeded as exc:
-        stats.add("requests_invalid")
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    except Forbidden as exc:
-        stats.add("requests_forbidden")
-        context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
-    raise AssertionError("unreachable: abort raises")
+    except (LimitExceeded, Forbidden) as exc:
+        _refuse(stats, context, exc)
 
 
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
@@ -122,17 +136,8 @@ def _decode_in_pool(
     principal = _principal(intake, stats, context)
     try:
         return pool.decode(RawRequest(signal, raw, PROTOBUF, False, principal))
-    except BadRequest as exc:  # does not parse: not counted, as on the in-process path
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    except (LimitExceeded, TransformError) as exc:
-        stats.add("requests_invalid")
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    except Forbidden as exc:
-        stats.add("requests_forbidden")
-        context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
-    except Unavailable as exc:
-        context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-    raise AssertionError("unreachable: abort raises")
+    except _REFUSED as exc:
+        _refuse(stats, context, exc)
 
 
 def _pool_handler(

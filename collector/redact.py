@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from connlog.collector.batch import BatchTransform, ColumnBatch
 from connlog.instrumentation import semconv as sc
@@ -50,6 +50,8 @@ _BODY_KEYS: Final = {
 }
 _HEADER_PREFIXES: Final = (sc.HTTP_REQUEST_HEADER_PREFIX, sc.HTTP_RESPONSE_HEADER_PREFIX)
 _CACHE_MAX: Final = 50_000
+K = TypeVar("K")
+V = TypeVar("V")
 # Values up to this length are remembered (short values repeat: names, statuses, ids of a
 # run; long ones rarely do, and would hold memory).
 _MEMO_MAX_LENGTH: Final = 256
@@ -162,9 +164,7 @@ class ServerRedaction:
             return value
         rule = self._rules.get(key)
         if rule is None:
-            if len(self._rules) >= _CACHE_MAX:  # arbitrary keys must not grow it forever
-                self._rules.clear()
-            rule = self._rules[key] = _rule_for(key)
+            rule = _remember(self._rules, key, _rule_for(key))  # arbitrary keys: bounded
         kind, arg = rule
         r = self.redactor
         if kind == _BODY:
@@ -180,9 +180,7 @@ class ServerRedaction:
         else:
             out = r.query(value)
         if len(value) <= _MEMO_MAX_LENGTH:
-            if len(self._memo) >= _CACHE_MAX:
-                self._memo.clear()
-            self._memo[key, value] = out
+            _remember(self._memo, (key, value), out)
         return out
 
     def text(self, value: str) -> str:
@@ -192,14 +190,18 @@ class ServerRedaction:
         if cached is not None:
             return cached
         out = self.redactor.text(value)
-        if len(value) <= 256:  # short values repeat (names, statuses); long ones rarely do
-            self._remember(value, out)
+        if len(value) <= _MEMO_MAX_LENGTH:  # short values repeat (names, statuses); long ones rarely do
+            _remember(self._text_cache, value, out)
         return out
 
-    def _remember(self, key: str, value: str) -> None:
-        if len(self._text_cache) >= _CACHE_MAX:
-            self._text_cache.clear()
-        self._text_cache[key] = value
+
+def _remember(cache: dict[K, V], key: K, value: V) -> V:
+    """`cache[key] = value`, emptying the cache first when it is full: the caches of a
+    long-running collector are bounded, whatever keys and values arrive."""
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def default_redaction(env: Mapping[str, str] = os.environ) -> ServerRedaction:

@@ -502,11 +502,8 @@ class Redactor:
             return text  # nothing any pass below is gated on (see `_GATE`)
         if low is None:
             low = text.lower()
-        if found is not None:
-            # Every check below is `needle in ...` for a needle whose lower-cased form is
-            # in `_GATE`: it can only hold when `found` has that form (see `_GATE`).
-            if hinted is None and self._gated:
-                hinted = self._key_re is not None and not found.isdisjoint(_KEY_HINT_SET)
+        # With `found`, every check below is `needle in ...` for a needle whose lower-cased
+        # form is in `_GATE`: it can only hold when `found` has that form (see `_GATE`).
         text = self._shapes(text, low, found)
         if (found is None or "://" in found) and "://" in text:
             text = self._urls(text)
@@ -514,7 +511,7 @@ class Redactor:
             text = _PATH_TOKENS.sub(_path_sub, text)  # a path without its URL (url.path)
         if not ("=" in text or ":" in text or "<" in text or "'" in text):
             return text  # every key-based pass below needs one of these
-        if not (self._hinted(low) if hinted is None else hinted):
+        if not (self._hinted(low, found) if hinted is None else hinted):
             return text
         if "=" in text or ":" in text:
             text = self._kv(text)
@@ -716,12 +713,19 @@ class Redactor:
                 return True
         return False
 
-    def _hinted(self, low: str) -> bool:
-        """False when no name pattern can match anywhere in the lower-cased text `low`."""
+    def _hinted(self, low: str | None, found: frozenset[str] | None = None) -> bool:
+        """False when no name pattern can match anywhere in the lower-cased text `low`.
+
+        `found`: the `_GATE` needles of `low`, when the caller has them (the key hints are
+        among them, so they answer without another scan; `low` may then be None).
+        """
         if self._key_re is None:
             return False
-        if self.config.key_patterns or self.config.header_patterns:
+        if not self._gated:  # custom name patterns are not implied by literal hints
             return True
+        if found is not None:
+            return not found.isdisjoint(_KEY_HINT_SET)
+        assert low is not None
         return _KEY_SCAN.any_in(low)
 
     def _json_needs_walk(self, text: str) -> bool:
@@ -750,9 +754,7 @@ class Redactor:
             found = _GATE.found_in_lowered(text) if self._gated and len(text) >= RE2_MIN_LENGTH else None
             if found is None:
                 low = text.lower()
-                hinted = self._hinted(low)
-            else:  # what `_hinted` says, from the needles found (key hints are `_GATE` needles)
-                hinted = self._key_re is not None and not found.isdisjoint(_KEY_HINT_SET)
+            hinted = self._hinted(low, found)
             if hinted and self._json_needs_walk(text):
                 try:
                     doc = json.loads(text)

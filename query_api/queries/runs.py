@@ -16,6 +16,7 @@ that filter prunes rows before grouping.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,7 +298,30 @@ _STEP_COLUMNS = (
     f" {n.C_STATUS_MESSAGE}, [{counter_exprs()}], {n.C_RATE_LIMITED},"
     f" toUInt64OrZero({attr(sc.ERROR_COUNT)}), {n.C_FAILURE_CAUSE}"
 )
+_IS_STEP = f"{n.C_ROLE} = '{sc.Role.STEP.value}'"
 _STEP_WIDTH = 10  # columns in _STEP_COLUMNS (the counters are one array)
+
+
+def _step(row: Sequence[Any]) -> StepRow:
+    """A `StepRow` from the `_STEP_COLUMNS` of one step span."""
+    sid, ts, name, dur, status, message, counters, rate_limited, errors, cause = row
+    return step_row(sid, name, ts, dur, status, message, counters, rate_limited, errors, cause)
+
+
+def _within(bounds: InlineBounds, params: Params, *extra: str) -> str:
+    """A WHERE narrowed to the run's inline bounds (and scope), plus `extra` conditions."""
+    where = Conditions(params)
+    bounds.apply(where)
+    for condition in extra:
+        where.add(condition)
+    return where.sql()
+
+
+def _run_row_sql(bounds: InlineBounds, params: Params) -> str:
+    """The run's row from `connector_runs`, grouped as the list groups it (`_RUN_COLUMNS`)."""
+    return f"SELECT{_RUN_COLUMNS}\nFROM {n.RUNS} {_within(bounds, params)}\nGROUP BY {n.C_TRACE_ID}"
+
+
 # A root-fault row as `fault_row` reads it (the columns of `roots_of_trace_sql`).
 _FAULT_COLUMNS = "run_id, span_id, connector, ts_ns, type, uri, host, message, status_code, cause"
 
@@ -317,16 +341,9 @@ def _detail_sql(run_id: str, scope: Scope) -> tuple[str, Params]:
     params = Params()
     with_bounds = bounds.with_clause(params)
 
-    def within(extra: str) -> str:
-        where = Conditions(params)
-        bounds.apply(where)
-        where.add(extra)
-        return where.sql()
-
-    is_step = f"{n.C_ROLE} = '{sc.Role.STEP.value}'"
     parts = [
-        f"SELECT{_RUN_COLUMNS}\nFROM {n.RUNS} {within('1')}\nGROUP BY {n.C_TRACE_ID}",
-        f"SELECT groupArray(tuple({_STEP_COLUMNS})) AS steps FROM {n.TRACES} {within(is_step)}",
+        _run_row_sql(bounds, params),
+        f"SELECT groupArray(tuple({_STEP_COLUMNS})) AS steps FROM {n.TRACES} {_within(bounds, params, _IS_STEP)}",
         f"SELECT groupArray(tuple({_FAULT_COLUMNS})) AS faults FROM ({roots_of_trace_sql(params, bounds, scope)})",
     ]
     if scope.payloads:
@@ -337,12 +354,12 @@ def _detail_sql(run_id: str, scope: Scope) -> tuple[str, Params]:
         raised = f"has(`{n.C_EVENTS_NAME}`, '{sc.EXCEPTION_EVENT}')"
         candidates = (
             f"SELECT {n.C_SPAN_ID}, {n.C_PARENT_SPAN_ID}, {ns_expr(n.C_TIMESTAMP)} AS ts, {FAILED_CALL} AS failed"
-            f" FROM {n.TRACES} {within(f'{FAILED_CALL} OR {raised}')}"
+            f" FROM {n.TRACES} {_within(bounds, params, f'{FAILED_CALL} OR {raised}')}"
         )
         parts.append(
             f"SELECT groupArray(tuple(c.{n.C_SPAN_ID}, c.{n.C_PARENT_SPAN_ID}, c.ts, c.failed, p.{n.C_RESPONSE_HEADERS}))"
             f" AS calls FROM ({candidates}) AS c LEFT JOIN"
-            f" (SELECT {n.C_SPAN_ID}, {n.C_RESPONSE_HEADERS} FROM {n.PAYLOADS} {within('1')}) AS p"
+            f" (SELECT {n.C_SPAN_ID}, {n.C_RESPONSE_HEADERS} FROM {n.PAYLOADS} {_within(bounds, params, '1')}) AS p"
             f" ON c.{n.C_SPAN_ID} = p.{n.C_SPAN_ID}"
         )
     joined = "\nCROSS JOIN ".join(f"({part}) AS p{i}" for i, part in enumerate(parts))
@@ -360,12 +377,7 @@ def get_run(client: Client, run_id: str, scope: Scope) -> RunDetail:
     run_cols, (step_rows, fault_rows, *admin) = rows[0][:width], rows[0][width:]
     summary = _summary(tuple(run_cols))
     # Every part in start order, span id as the tiebreaker (groupArray keeps no order).
-    steps = [
-        step_row(sid, name, ts, dur, status, message, counters, rate_limited, errors, cause)
-        for sid, ts, name, dur, status, message, counters, rate_limited, errors, cause in sorted(
-            step_rows, key=lambda r: (r[1], r[0])
-        )
-    ]
+    steps = [_step(r) for r in sorted(step_rows, key=lambda r: (r[1], r[0]))]
     faults = sorted((tuple(r) for r in fault_rows), key=lambda r: (r[3], r[1]))
     if summary.status == RUNNING and steps:
         # As `_fill_running_counters` does for the list, from the steps already read.
@@ -395,22 +407,16 @@ def get_run_and_step(client: Client, run_id: str, step_id: str, scope: Scope) ->
     bounds = InlineBounds.of(run_id, scope)
     params = Params()
     with_bounds = bounds.with_clause(params)
-    run_where, step_where = Conditions(params), Conditions(params)
-    bounds.apply(run_where)
-    bounds.apply(step_where)
-    step_where.eq(n.C_ROLE, sc.Role.STEP.value)
-    step_where.eq(n.C_SPAN_ID, step_id)
+    this_step = _within(bounds, params, _IS_STEP, f"{n.C_SPAN_ID} = {params.bind(step_id, 'String')}")
     sql = (
-        f"{with_bounds}SELECT *\nFROM (SELECT{_RUN_COLUMNS}\nFROM {n.RUNS} {run_where.sql()}\nGROUP BY {n.C_TRACE_ID}) AS r"
-        f"\nCROSS JOIN (SELECT {_STEP_COLUMNS} FROM {n.TRACES} {step_where.sql()} LIMIT 1) AS s"
+        f"{with_bounds}SELECT *\nFROM ({_run_row_sql(bounds, params)}) AS r"
+        f"\nCROSS JOIN (SELECT {_STEP_COLUMNS} FROM {n.TRACES} {this_step} LIMIT 1) AS s"
     )
     rows = fetch(client, sql, params.values, label="run_and_step")
     if not rows:
         raise not_found(f"step {step_id} in run {run_id}")
     width = len(rows[0]) - _STEP_WIDTH
-    sid, ts, name, dur, status, message, counters, rate_limited, errors, cause = rows[0][width:]
-    step = step_row(sid, name, ts, dur, status, message, counters, rate_limited, errors, cause)
-    return _summary(tuple(rows[0][:width])), step
+    return _summary(tuple(rows[0][:width])), _step(rows[0][width:])
 
 
 __all__ = [
